@@ -1,0 +1,25 @@
+// Copies the non-TypeScript files the build needs at run time (WGSL kernels, .proto files, the
+// dashboard's static files) into dist/, next to the compiled modules that load them.
+import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const ASSET = /\.(wgsl|proto|html|css|js|svg|json)$/;
+const roots = ['apps', 'libs', 'proto'];
+
+function walk(dir) {
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) {
+      if (entry !== 'node_modules') walk(path);
+    } else if (ASSET.test(entry) && !path.endsWith('.ts') && !isCompiledOutput(path)) {
+      cpSync(path, join('dist', relative('.', path)));
+    }
+  }
+}
+
+// .js files are assets only inside static folders (the dashboard); elsewhere they'd be stray outputs.
+function isCompiledOutput(path) {
+  return path.endsWith('.js') && !path.includes('/dashboard/');
+}
+
+for (const root of roots) if (existsSync(root)) walk(root);
