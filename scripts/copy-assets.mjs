@@ -5,6 +5,8 @@ import { join, relative } from 'node:path';
 
 const ASSET = /\.(wgsl|proto|html|css|js|svg|json)$/;
 const roots = ['apps', 'libs', 'proto'];
+// SENTINEL_DIST: the build folder to copy into (default dist/), as in scripts/run-tests.mjs.
+const outDir = process.env.SENTINEL_DIST ?? 'dist';
 
 function walk(dir) {
   for (const entry of readdirSync(dir)) {
@@ -12,7 +14,7 @@ function walk(dir) {
     if (statSync(path).isDirectory()) {
       if (entry !== 'node_modules') walk(path);
     } else if (ASSET.test(entry) && !path.endsWith('.ts') && !isCompiledOutput(path)) {
-      cpSync(path, join('dist', relative('.', path)));
+      cpSync(path, join(outDir, relative('.', path)));
     }
   }
 }

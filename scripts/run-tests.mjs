@@ -7,9 +7,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const dist = join(root, 'dist');
+// SENTINEL_DIST lets several builds of one checkout coexist (e.g. .build/<name>); default dist/.
+const dist = process.env.SENTINEL_DIST ? join(root, process.env.SENTINEL_DIST) : join(root, 'dist');
 if (!existsSync(dist)) {
-  console.error('dist/ is missing: run `npm run build` first (npm test does it in pretest).');
+  console.error(`${dist} is missing: run \`npm run build\` first (npm test does it in pretest).`);
   process.exit(2);
 }
 

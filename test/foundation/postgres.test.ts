@@ -28,17 +28,15 @@ test('writes a run through TypeORM and reads it back from Postgres', async () =>
     sizeBytes: '1024',
     sha256: 'ab'.repeat(32),
   });
-  const saved = await dataSource
-    .getRepository(RunEntity)
-    .save({
-      name: 'run-a',
-      project: 'proj',
-      model: 'llama',
-      saeId: sae.id,
-      baselineStep: null,
-      baselineRunId: null,
-      metadata: { lr: 1e-5 },
-    });
+  const saved = await dataSource.getRepository(RunEntity).save({
+    name: 'run-a',
+    project: 'proj',
+    model: 'llama',
+    saeId: sae.id,
+    baselineStep: null,
+    baselineRunId: null,
+    metadata: { lr: 1e-5 },
+  });
   const rows: { name: string; metadata: { lr: number } }[] = await dataSource.query(
     'SELECT name, metadata FROM run WHERE id = $1',
     [saved.id],
