@@ -20,7 +20,13 @@ export default tseslint.config(
   },
   {
     // Nest resolves constructor parameters from emitted metadata: type-only imports would erase them.
-    files: ['apps/**/*.ts', 'libs/common/**/*.ts', 'libs/persistence/**/*.ts', 'libs/messaging/**/*.ts'],
+    files: [
+      'apps/**/*.ts',
+      'libs/common/**/*.ts',
+      'libs/persistence/**/*.ts',
+      'libs/messaging/**/*.ts',
+      'libs/early-warning/**/*.ts',
+    ],
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },
   {

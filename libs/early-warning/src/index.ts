@@ -1,0 +1,2 @@
+export * from './early-warning.module.js';
+export * from './early-warning.service.js';
