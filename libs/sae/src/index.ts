@@ -1,0 +1,7 @@
+/** libs/sae: SAE file formats, activations, the CPU reference and the engine. No Nest here. */
+export * from './types.js';
+export * from './errors.js';
+export * from './formats/dtype.js';
+export * from './formats/safetensors.js';
+export * from './formats/npy.js';
+export * from './activations.js';
