@@ -1,7 +1,15 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule, HealthModule, type SentinelConfig } from '../../../libs/common/src/index.js';
-import { NatsHealthProbe, NatsModule } from '../../../libs/messaging/src/index.js';
+import {
+  ConfigModule,
+  HealthModule,
+  MetricsModule,
+  type SentinelConfig,
+} from '../../../libs/common/src/index.js';
+import { NatsHealthProbe, NatsModule, WorkQueueModule } from '../../../libs/messaging/src/index.js';
 import { DatabaseHealthProbe, PersistenceModule } from '../../../libs/persistence/src/index.js';
+import { EvaluationsModule } from './evaluations/evaluations.module.js';
+import { RunsModule } from './runs/runs.module.js';
+import { DashboardModule } from './dashboard/dashboard.module.js';
 
 /** The API: REST (and the dashboard) over HTTP, gRPC on its own port. Feature modules are listed here. */
 @Module({})
@@ -14,6 +22,11 @@ export class ApiModule {
         PersistenceModule,
         NatsModule,
         HealthModule.forProbes([DatabaseHealthProbe, NatsHealthProbe]),
+        MetricsModule,
+        WorkQueueModule,
+        RunsModule,
+        EvaluationsModule,
+        DashboardModule,
       ],
     };
   }
