@@ -39,3 +39,11 @@ export class SaeFormatError extends Error {
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
+
+/**
+ * An SAE and activations (or options) that cannot be encoded together, e.g. activations of width 768
+ * for an SAE with d_in 2304. Each file may be fine on its own; the combination is not.
+ */
+export class EncodeInputError extends Error {
+  override readonly name = 'EncodeInputError';
+}

@@ -5,3 +5,7 @@ export * from './formats/dtype.js';
 export * from './formats/safetensors.js';
 export * from './formats/npy.js';
 export * from './activations.js';
+export * from './encode-inputs.js';
+export * from './cpu/reference.js';
+export * from './cpu/backend.js';
+export * from './engine.js';
