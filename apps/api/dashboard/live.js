@@ -23,7 +23,7 @@ export function onAlert(fn) {
   return () => listeners.delete(fn);
 }
 
-/** Accepts either the alert itself or an envelope {type, alert}. */
+/** Accepts the stream's envelope {eventId, change, alert} or a bare alert. */
 function normalize(eventName, raw) {
   let data;
   try {
@@ -34,7 +34,7 @@ function normalize(eventName, raw) {
   if (!data || typeof data !== 'object') return null;
   const alert = data.alert && typeof data.alert === 'object' ? data.alert : data;
   if (!alert.id) return null;
-  const type = data.type || data.event || (eventName === 'message' ? alert.status : eventName);
+  const type = data.change || data.type || data.event || (eventName === 'message' ? alert.status : eventName);
   return { type: String(type || 'updated').replace(/^alert\./, ''), alert };
 }
 
@@ -72,7 +72,8 @@ export function refreshOpenCount() {
     const badge = document.getElementById('open-alerts');
     try {
       const res = await api('/v1/alerts?status=open');
-      const n = (res.alerts || res || []).length;
+      // Acknowledged alerts stay open until their signal recedes, but nobody needs to be told twice.
+      const n = (Array.isArray(res) ? res : res.alerts || []).filter((a) => !a.acknowledgedAt).length;
       badge.textContent = String(n);
       badge.hidden = n === 0;
     } catch {

@@ -5,7 +5,8 @@ import { loadAlerts, loadRuns, loadSaes, loadTargets } from '../data.js';
 import { onAlert } from '../live.js';
 import { errorBox, esc, hashParams, pill, setHashParams, targetKey, targetText, when } from '../util.js';
 
-const STATUS_FILTERS = ['open', 'acknowledged', 'resolved'];
+// Acknowledging does not close an alert (it stays open until the signal recedes); it only records who saw it.
+const STATUS_FILTERS = ['open', 'resolved'];
 const SEVERITIES = ['critical', 'warning', 'watch'];
 
 function evidenceText(evidence) {
@@ -40,10 +41,8 @@ export async function renderAlerts(root) {
   const labels = new Map(); // target key → label from the watchlists
   let alerts = [];
 
-  // Alerts acknowledged here stay on screen (now marked acknowledged) instead of vanishing from "open".
-  const ackedHere = new Set();
   const matches = (a) =>
-    (!filters.status || ackedHere.has(a.id) || a.status === filters.status) &&
+    (!filters.status || a.status === filters.status) &&
     (!filters.severity || a.severity === filters.severity) &&
     (!filters.runId || a.runId === filters.runId);
 
@@ -57,10 +56,10 @@ export async function renderAlerts(root) {
       <td>${esc(a.rule)}</td>
       <td class="num">${a.openedAtStep ?? '–'}</td>
       <td class="num">${a.resolvedAtStep ?? ''}</td>
-      <td class="status-cell">${esc(a.status)}</td>
+      <td class="status-cell">${esc(a.status)}${a.acknowledgedAt ? `<div class="small muted" data-acknowledged="true">ack ${esc(a.acknowledgedBy ?? '')} ${when(a.acknowledgedAt)}</div>` : ''}</td>
       <td class="small">${esc(evidenceText(a.evidence))}</td>
       <td class="small">${when(a.openedAt ?? a.createdAt)}</td>
-      <td>${a.status === 'open' ? `<button type="button" class="ack" data-ack="${esc(a.id)}">Acknowledge</button>` : ''}</td>
+      <td>${a.status === 'open' && !a.acknowledgedAt ? `<button type="button" class="ack" data-ack="${esc(a.id)}">Acknowledge</button>` : ''}</td>
     </tr>`;
   }
 
@@ -100,7 +99,6 @@ export async function renderAlerts(root) {
     if (!button) return;
     button.disabled = true;
     button.textContent = 'Acknowledging…';
-    ackedHere.add(button.dataset.ack);
     try {
       const updated = await api(`/v1/alerts/${encodeURIComponent(button.dataset.ack)}/ack`, {
         method: 'POST',
@@ -109,7 +107,7 @@ export async function renderAlerts(root) {
       upsert(
         updated && updated.id
           ? updated
-          : { ...alerts.find((a) => a.id === button.dataset.ack), status: 'acknowledged' },
+          : { ...alerts.find((a) => a.id === button.dataset.ack), acknowledgedAt: new Date().toISOString() },
       );
     } catch (err) {
       button.disabled = false;

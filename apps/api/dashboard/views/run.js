@@ -16,7 +16,8 @@ function baselineBand(series) {
     const hi = b.hi ?? b.high ?? (typeof spread === 'number' ? b.mean + 2 * spread : null);
     if (lo !== null && hi !== null) return { lo: pts.map(() => lo), hi: pts.map(() => hi), mean: b.mean };
   }
-  // Per point: baseline mean = mean − delta; its ±2 standard errors from the t statistic (se = delta / t).
+  // Per point: baseline mean = mean − delta, ±2 standard errors of the paired difference (the trend's se,
+  // or delta / t when only the statistic is given): inside the band, the change is within noise.
   const lo = [];
   const hi = [];
   let any = false;
@@ -27,7 +28,12 @@ function baselineBand(series) {
       continue;
     }
     const base = p.mean - p.delta;
-    const se = typeof p.t === 'number' && p.t !== 0 && p.delta !== 0 ? Math.abs(p.delta / p.t) : 0;
+    const se =
+      typeof p.se === 'number'
+        ? p.se
+        : typeof p.t === 'number' && p.t !== 0 && p.delta !== 0
+          ? Math.abs(p.delta / p.t)
+          : 0;
     lo.push(base - 2 * se);
     hi.push(base + 2 * se);
     any = true;
@@ -170,16 +176,17 @@ export async function renderRun(root, [runId]) {
     return series;
   }
 
-  async function loadEvals() {
+  // The run's evaluation list is the light summary; backend and timings come with each evaluation's own
+  // record. A finished evaluation never changes, so each is fetched once, the newest first, a few at a time.
+  const details = new Map();
+  const DETAIL_LIMIT = 40;
+
+  function drawEvals(evals) {
     const el = root.querySelector('#eval-body');
-    const evals = [...(await loadEvaluations(runId, run))].sort((a, b) => b.step - a.step);
-    const steps = evals.filter((e) => e.status === 'done').map((e) => e.step);
-    const keep = selectedStep;
-    stepSelect.innerHTML = steps.map((s) => `<option value="${s}">${s}</option>`).join('');
-    if (keep !== null) stepSelect.value = String(keep);
     el.innerHTML = evals.length
       ? `<table class="compact" id="eval-table"><thead><tr><th class="num">step</th><th>status</th><th>backend</th><th class="num">total</th><th>timings</th><th>finished</th></tr></thead><tbody>${evals
-          .map((e) => {
+          .map((summary) => {
+            const e = { ...summary, ...details.get(summary.id) };
             const t = e.timings ?? {};
             const total =
               t.totalMs ??
@@ -197,6 +204,35 @@ export async function renderRun(root, [runId]) {
           })
           .join('')}</tbody></table>`
       : '<p class="empty">No checkpoints uploaded yet.</p>';
+  }
+
+  async function fillDetails(evals) {
+    const todo = evals
+      .filter((e) => (e.status === 'done' || e.status === 'failed') && !e.timings && !details.has(e.id))
+      .slice(0, DETAIL_LIMIT);
+    let changed = false;
+    for (let i = 0; i < todo.length; i += 4) {
+      const batch = await Promise.allSettled(todo.slice(i, i + 4).map((e) => api(`/v1/evaluations/${e.id}`)));
+      for (const r of batch) {
+        if (r.status !== 'fulfilled') continue;
+        const { backend, adapter, timings, startedAt } = r.value;
+        details.set(r.value.id, { backend, adapter, timings, startedAt });
+        changed = true;
+      }
+    }
+    if (changed && root.isConnected) drawEvals(evals);
+  }
+
+  async function loadEvals() {
+    const evals = [...(await loadEvaluations(runId, run))].sort((a, b) => b.step - a.step);
+    const steps = evals.filter((e) => e.status === 'done').map((e) => e.step);
+    const keep = selectedStep;
+    stepSelect.innerHTML = steps.map((s) => `<option value="${s}">${s}</option>`).join('');
+    if (keep !== null) stepSelect.value = String(keep);
+    drawEvals(evals);
+    fillDetails(evals).catch(() => {
+      // timings stay '–'; the table itself is complete
+    });
     return { evals, steps };
   }
 
