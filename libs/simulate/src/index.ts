@@ -1,4 +1,5 @@
 export * from './activations.js';
+export * from './files.js';
 export * from './prompts.js';
 export * from './rng.js';
 export * from './run.js';
