@@ -1,5 +1,6 @@
 // Every migration, in order. TypeORM loads these classes directly (no glob), so the same list serves the
 // apps, the migration CLI and the tests. `npm run migration:generate` writes a new file here: add it below.
 import { CoreSchema1764400000000 } from './1764400000000-CoreSchema.js';
+import { EarlyWarning1764400200000 } from './1764400200000-EarlyWarning.js';
 
-export const migrations = [CoreSchema1764400000000];
+export const migrations = [CoreSchema1764400000000, EarlyWarning1764400200000];

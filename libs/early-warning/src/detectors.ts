@@ -1,0 +1,215 @@
+/**
+ * The detectors, as a pure function of one target's series: given every done checkpoint of a run (in
+ * step order) and the baseline checkpoint, the per-checkpoint statistics and the alert episodes each rule
+ * opened and resolved. Nothing here reads or writes; processEvaluation recomputes it all from Postgres, so
+ * state never depends on the order checkpoints arrived in.
+ */
+import { type RuleName, type RuleSettings, RULES, type Severity } from './rules.js';
+import { cusumStep, mannKendall, pairedTTest, sampleSd, theilSen } from './stats/index.js';
+
+export type TargetKind = 'latent' | 'direction';
+
+export interface Target {
+  kind: TargetKind;
+  index?: number;
+  name?: string;
+}
+
+/** The key alerts and statistics are stored under: `latent:<index>` or `direction:<name>`. */
+export function targetKey(target: Target): string {
+  return target.kind === 'latent' ? `latent:${target.index}` : `direction:${target.name}`;
+}
+
+export function parseTargetKey(key: string): Target | null {
+  const m = /^(latent|direction):(.+)$/.exec(key);
+  if (!m) return null;
+  if (m[1] === 'latent') return /^\d+$/.test(m[2]) ? { kind: 'latent', index: Number(m[2]) } : null;
+  return { kind: 'direction', name: m[2] };
+}
+
+export interface Observation {
+  evaluationId: string;
+  step: number;
+  mean: number;
+  /** Mean activation per evaluation prompt, in the prompts' fixed order. */
+  promptMeans: number[];
+}
+
+export interface Baseline extends Observation {
+  runId: string;
+}
+
+export interface CheckpointStat {
+  evaluationId: string;
+  step: number;
+  mean: number;
+  baselineMean: number;
+  /** mean − baseline mean. */
+  delta: number;
+  /** Prompts paired with the baseline (0 when the prompt counts differ). */
+  nPrompts: number;
+  /** Paired statistics over prompts: standard error of the mean difference, t, two-sided p, one-sided p. */
+  se: number | null;
+  t: number | null;
+  p: number | null;
+  pUp: number | null;
+  /** delta in units of the baseline's spread across prompts (see effectSize). */
+  z: number | null;
+  /** Upper CUSUM of z after this checkpoint (0 again after an alert of the rule resolves). */
+  cusum: number;
+  /** Mann–Kendall one-sided p and Theil–Sen slope (delta per step) over the trailing window. */
+  trendP: number | null;
+  trendSlope: number | null;
+}
+
+export type Snapshot = Omit<CheckpointStat, 'evaluationId'>;
+
+export interface Episode {
+  rule: RuleName;
+  severity: Severity;
+  openedAtStep: number;
+  resolvedAtStep: number | null;
+  evidence: {
+    baseline: { runId: string; step: number; evaluationId: string };
+    settings: Record<string, unknown>;
+    opened: Snapshot;
+    latest: Snapshot;
+    peak: { step: number; delta: number; z: number | null };
+    resolved?: Snapshot;
+  };
+}
+
+/**
+ * The effect size used by the rules: delta / sd of the baseline's prompt means. A latent that is silent on
+ * every baseline prompt (common: persona latents of the base model) has no baseline spread; then the
+ * paired effect size, mean difference / sd of the differences, stands in.
+ */
+export function effectSize(
+  delta: number,
+  baseline: number[],
+  paired: ReturnType<typeof pairedTTest>,
+): number | null {
+  const sd = sampleSd(baseline);
+  if (sd > 0) return delta / sd;
+  if (!paired) return null;
+  if (paired.sdDiff > 0) return paired.meanDiff / paired.sdDiff;
+  return paired.meanDiff === 0 ? 0 : null;
+}
+
+export function analyseTarget(
+  points: readonly Observation[],
+  baseline: Baseline,
+  rules: RuleSettings,
+): { stats: CheckpointStat[]; episodes: Episode[] } {
+  const ordered = [...points].sort((a, b) => a.step - b.step);
+  const stats: CheckpointStat[] = [];
+  const episodes: Episode[] = [];
+  const open = new Map<RuleName, Episode>();
+  const baselineRef = { runId: baseline.runId, step: baseline.step, evaluationId: baseline.evaluationId };
+  let s = 0;
+
+  for (let i = 0; i < ordered.length; i++) {
+    const point = ordered[i];
+    const delta = point.mean - baseline.mean;
+    const paired = pairedTTest(point.promptMeans, baseline.promptMeans);
+    const z = effectSize(delta, baseline.promptMeans, paired);
+    if (z !== null)
+      s = cusumStep(s, Math.max(-rules.cusum.clip, Math.min(rules.cusum.clip, z)), rules.cusum.k);
+
+    let trendP: number | null = null;
+    let trendSlope: number | null = null;
+    const window = ordered.slice(Math.max(0, i - rules.trend.window + 1), i + 1);
+    if (window.length >= rules.trend.minPoints) {
+      const deltas = window.map((w) => w.mean - baseline.mean);
+      trendP = mannKendall(deltas)?.pUp ?? null;
+      trendSlope =
+        theilSen(
+          window.map((w) => w.step),
+          deltas,
+        )?.slope ?? null;
+    }
+
+    const stat: CheckpointStat = {
+      evaluationId: point.evaluationId,
+      step: point.step,
+      mean: point.mean,
+      baselineMean: baseline.mean,
+      delta,
+      nPrompts: paired?.n ?? 0,
+      se: paired?.se ?? null,
+      t: paired?.t ?? null,
+      p: paired?.p ?? null,
+      pUp: paired?.pUp ?? null,
+      z,
+      cusum: s,
+      trendP,
+      trendSlope,
+    };
+
+    const within =
+      (z !== null && z <= rules.resolve.maxEffect) || (stat.pUp !== null && stat.pUp >= rules.resolve.pMin);
+    const fires: Record<RuleName, boolean> = {
+      threshold:
+        rules.threshold.enabled &&
+        z !== null &&
+        stat.pUp !== null &&
+        stat.pUp < rules.threshold.pMax &&
+        z >= rules.threshold.minEffect,
+      cusum: rules.cusum.enabled && s > rules.cusum.h,
+      trend:
+        rules.trend.enabled &&
+        trendP !== null &&
+        trendP < rules.trend.pMax &&
+        (trendSlope ?? 0) > 0 &&
+        z !== null &&
+        z >= rules.trend.minEffect,
+    };
+
+    let resetCusum = false;
+    for (const rule of RULES) {
+      const current = open.get(rule);
+      if (current) {
+        if (within) {
+          current.resolvedAtStep = point.step;
+          current.evidence.resolved = snapshot(stat);
+          current.evidence.latest = snapshot(stat);
+          open.delete(rule);
+          if (rule === 'cusum') resetCusum = true;
+        } else {
+          current.evidence.latest = snapshot(stat);
+          if (z !== null && (current.evidence.peak.z === null || z > current.evidence.peak.z)) {
+            current.evidence.peak = { step: point.step, delta, z };
+          }
+        }
+      } else if (fires[rule]) {
+        const episode: Episode = {
+          rule,
+          severity: rules[rule].severity,
+          openedAtStep: point.step,
+          resolvedAtStep: null,
+          evidence: {
+            baseline: baselineRef,
+            settings: { ...rules[rule], resolve: rules.resolve },
+            opened: snapshot(stat),
+            latest: snapshot(stat),
+            peak: { step: point.step, delta, z },
+          },
+        };
+        open.set(rule, episode);
+        episodes.push(episode);
+      }
+    }
+    // A resolved CUSUM alarm restarts monitoring from zero (the usual restart after a signal).
+    if (resetCusum) {
+      s = 0;
+      stat.cusum = 0;
+    }
+    stats.push(stat);
+  }
+  return { stats, episodes };
+}
+
+function snapshot(stat: CheckpointStat): Snapshot {
+  const { evaluationId: _id, ...rest } = stat;
+  return { ...rest };
+}
