@@ -9,7 +9,9 @@ import { NatsHealthProbe, NatsModule, WorkQueueModule } from '../../../libs/mess
 import { DatabaseHealthProbe, PersistenceModule } from '../../../libs/persistence/src/index.js';
 import { EvaluationsModule } from './evaluations/evaluations.module.js';
 import { RunsModule } from './runs/runs.module.js';
+import { SaesModule } from './saes/saes.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
+import { EarlyWarningApiModule } from './early-warning/early-warning-api.module.js';
 
 /** The API: REST (and the dashboard) over HTTP, gRPC on its own port. Feature modules are listed here. */
 @Module({})
@@ -24,9 +26,11 @@ export class ApiModule {
         HealthModule.forProbes([DatabaseHealthProbe, NatsHealthProbe]),
         MetricsModule,
         WorkQueueModule,
+        SaesModule,
         RunsModule,
         EvaluationsModule,
         DashboardModule,
+        EarlyWarningApiModule,
       ],
     };
   }

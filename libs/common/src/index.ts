@@ -5,3 +5,5 @@ export * from './health/health.module.js';
 export * from './health/health.service.js';
 export * from './logging/logger.js';
 export * from './logging/request-id.middleware.js';
+export * from './metrics/metrics.module.js';
+export * from './metrics/metrics.service.js';

@@ -43,6 +43,8 @@ export interface SentinelConfig {
   workerConcurrency: number;
   /** JetStream redeliveries before an evaluation is marked failed. */
   maxDeliver: number;
+  /** A delivered job with no ack or heartbeat (`working()`) for this long is redelivered to another worker. */
+  ackWaitMs: number;
   /** Bytes of SAE weights a worker keeps loaded (LRU). */
   saeCacheBytes: number;
   engineBackend: BackendChoice;
@@ -123,6 +125,7 @@ export function loadConfig(env: Env = process.env): SentinelConfig {
     staleRunningMs: int(env, 'STALE_RUNNING_MS', 120_000, 1_000, 86_400_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
     maxDeliver: int(env, 'MAX_DELIVER', 5, 1, 100),
+    ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 1_000, 3_600_000),
     saeCacheBytes: int(env, 'SAE_CACHE_BYTES', 4 * 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
     engineBackend: oneOf(env, 'ENGINE_BACKEND', BACKENDS, 'auto'),
     engineF16: bool(env, 'ENGINE_F16', false),
@@ -143,6 +146,7 @@ export const CONFIG_VARIABLES = [
   'STALE_RUNNING_MS',
   'WORKER_CONCURRENCY',
   'MAX_DELIVER',
+  'ACK_WAIT_MS',
   'SAE_CACHE_BYTES',
   'ENGINE_BACKEND',
   'ENGINE_F16',

@@ -1,0 +1,49 @@
+import { RpcException } from '@nestjs/microservices';
+
+/**
+ * What a job handler tells the transport besides "done" (which is returning normally → ack). They are
+ * RpcExceptions so that Nest's RPC exception filter passes them through to the transport unchanged
+ * (it turns any other error into an anonymous "Internal server error").
+ */
+export type JobOutcome =
+  /** The input can never succeed (or retries are spent); the handler has recorded why. → term */
+  | { kind: 'permanent'; message: string }
+  /** Worth another try later. → nak with exponential backoff */
+  | { kind: 'retry'; message: string }
+  /** Another delivery of this job owns it now; leave the message alone (no ack, no nak). */
+  | { kind: 'abandon'; message: string };
+
+export class JobOutcomeException extends RpcException {
+  constructor(readonly outcome: JobOutcome) {
+    super(outcome);
+  }
+}
+
+export class PermanentEvaluationError extends JobOutcomeException {
+  constructor(message: string) {
+    super({ kind: 'permanent', message });
+  }
+}
+
+export class RetryEvaluationError extends JobOutcomeException {
+  constructor(message: string) {
+    super({ kind: 'retry', message });
+  }
+}
+
+export class AbandonDeliveryError extends JobOutcomeException {
+  constructor(message: string) {
+    super({ kind: 'abandon', message });
+  }
+}
+
+/** The outcome carried by whatever the handler's stream errored with. */
+export function outcomeOf(err: unknown): JobOutcome {
+  if (err instanceof JobOutcomeException) return err.outcome;
+  const kind = (err as { kind?: unknown })?.kind;
+  const message = (err as { message?: unknown })?.message;
+  if ((kind === 'permanent' || kind === 'retry' || kind === 'abandon') && typeof message === 'string') {
+    return { kind, message };
+  }
+  return { kind: 'retry', message: typeof message === 'string' ? message : String(err) };
+}
