@@ -27,7 +27,9 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 fi
 
-for p in libvulkan1 vulkan-tools chromium postgresql nats-server; do
+# docker-compose (v1, Debian's): test/deploy runs `docker-compose config` on docker-compose.yml; it
+# parses and validates without a Docker engine, and Debian has no `docker compose` plugin.
+for p in libvulkan1 vulkan-tools chromium postgresql nats-server docker-compose; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 
