@@ -9,3 +9,7 @@ export * from './encode-inputs.js';
 export * from './cpu/reference.js';
 export * from './cpu/backend.js';
 export * from './engine.js';
+export * from './formats/byte-source.js';
+export * from './formats/zip.js';
+export * from './formats/npz.js';
+export * from './loaders/index.js';

@@ -7,6 +7,7 @@
 import { SaeFormatError, formatShape } from '../errors.js';
 import { SAFETENSORS_DTYPE_BYTES, fromFloat32, toFloat32, type FloatDtype } from './dtype.js';
 import { type Dtype } from '../types.js';
+import { type ByteSource } from './byte-source.js';
 
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating anything. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -185,6 +186,37 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
     });
   }
   return { source, metadata: header.metadata, tensors };
+}
+
+export interface SafetensorsReader {
+  header: SafetensorsHeader;
+  /** Reads one tensor's bytes (only that range of the file). */
+  read(entry: SafetensorsEntry): Promise<SafetensorsTensor>;
+}
+
+/** Reads and checks the header only; tensors are read one by one, on demand. */
+export async function openSafetensors(src: ByteSource): Promise<SafetensorsReader> {
+  if (src.size < 8) {
+    throw new SaeFormatError(
+      src.name,
+      `is truncated: ${src.size} bytes, a safetensors file starts with an 8-byte header length`,
+    );
+  }
+  const headerSize = safetensorsHeaderSize(await src.read(0, 8), src.name)!;
+  if (headerSize > src.size) {
+    throw new SaeFormatError(
+      src.name,
+      `header length ${headerSize - 8} runs past the end of the file (${src.size} bytes): truncated or not safetensors`,
+    );
+  }
+  const header = parseSafetensorsHeader(await src.read(0, headerSize), src.name, src.size);
+  return {
+    header,
+    async read(e) {
+      const bytes = await src.read(header.dataStart + e.begin, e.end - e.begin);
+      return { name: e.name, dtype: e.dtype, shape: e.shape, bytes };
+    },
+  };
 }
 
 /** A tensor's values as f32, rejecting non-float dtypes with a message naming the file and tensor. */
