@@ -529,6 +529,20 @@ suite('images and entry points', () => {
     assert.equal(cpu.env.NVIDIA_DRIVER_CAPABILITIES, undefined);
   });
 
+  test("docs/deploy.md's phase one (-l 'component notin (api,worker)') holds the Job, not the apps", () => {
+    for (const objects of Object.values(overlays)) {
+      const phaseOne = objects
+        .filter((o) => !['api', 'worker'].includes(o.metadata.labels?.['app.kubernetes.io/component'] ?? ''))
+        .map((o) => `${o.kind}/${o.metadata.name}`);
+      assert.ok(phaseOne.includes('Job/sentinel-migrate'));
+      assert.ok(phaseOne.includes('Cluster/sentinel-pg'));
+      assert.ok(phaseOne.some((n) => n.startsWith('ConfigMap/sentinel-config-')));
+      for (const name of ['Deployment/sentinel-api', 'Deployment/sentinel-worker']) {
+        assert.ok(!phaseOne.includes(name), name);
+      }
+    }
+  });
+
   test('the migrations Job runs the api image before rollouts (Argo CD PreSync hook)', () => {
     for (const objects of Object.values(overlays)) {
       const job = get(objects, 'Job', 'sentinel-migrate');
