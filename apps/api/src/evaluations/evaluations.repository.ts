@@ -105,9 +105,14 @@ export class EvaluationsRepository {
         mean: l.mean,
         fracActive: l.frac_active,
         max: l.max,
-        promptMeans: l.prompt_means,
+        promptMeans: l.prompt_means.map(Math.fround),
       })),
-      directions: directions.map((d) => ({ name: d.name, mean: d.mean, promptMeans: d.prompt_means })),
+      // real[] arrives as shortest decimal text; fround gives back the exact float32 the worker stored.
+      directions: directions.map((d) => ({
+        name: d.name,
+        mean: d.mean,
+        promptMeans: d.prompt_means.map(Math.fround),
+      })),
       top: top.map((t) => ({ index: t.latent_index, mean: t.mean })),
     };
   }

@@ -11,10 +11,9 @@ import {
   UnprocessableEntityException,
 } from '@nestjs/common';
 import { WorkQueueService, deleteSaeFiles, writeSaeFiles } from '../../../../libs/messaging/src/index.js';
-import { type Sae, SaeFormatError } from '../../../../libs/sae/src/index.js';
+import { loadSae, type Sae, SaeFormatError } from '../../../../libs/sae/src/index.js';
 import { type RegisterSaeDto, type SaeDto, type StoredWatchlistDto, type WatchlistDto } from './saes.dto.js';
 import { SaesRepository } from './saes.repository.js';
-import { loadSaeForRegistration } from './sae-validation.js';
 
 /** A file multer stored on disk for a multipart registration. */
 export interface UploadedSaeFile {
@@ -139,7 +138,7 @@ export class SaesService {
     }
     let sae: Sae;
     try {
-      sae = await loadSaeForRegistration(source, dto.format);
+      sae = await loadSae(source, dto.format);
     } catch (err) {
       if (err instanceof SaeFormatError) {
         throw new UnprocessableEntityException(`not a valid ${dto.format} SAE: ${err.message}`);

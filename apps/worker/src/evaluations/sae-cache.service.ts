@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SENTINEL_CONFIG, type SentinelConfig } from '../../../../libs/common/src/index.js';
 import { WorkQueueService, readSaeFiles } from '../../../../libs/messaging/src/index.js';
-import { type Sae, type SaeFormat } from '../../../../libs/sae/src/index.js';
+import { loadSaeFromFiles, type Sae, type SaeFormat } from '../../../../libs/sae/src/index.js';
 import { EngineService } from './engine.service.js';
-import { loadSaeFromFiles } from './sae-loader.js';
 import { PermanentEvaluationError } from '../transport/job-outcome.js';
 
 export interface SaeRef {
