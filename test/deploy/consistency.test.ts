@@ -529,6 +529,33 @@ suite('images and entry points', () => {
     assert.equal(cpu.env.NVIDIA_DRIVER_CAPABILITIES, undefined);
   });
 
+  test('.dockerignore keeps out build outputs and dependencies but nothing `npm run build` needs', () => {
+    const patterns = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    // Only plain top-level names are used, so matching is exact; a glob would need a real matcher.
+    for (const p of patterns) assert.match(p, /^[\w.*-]+$/, `.dockerignore: "${p}" is not a plain name`);
+    const excluded = (path: string) =>
+      patterns.some((p) =>
+        new RegExp(`^${p.replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}$`).test(path.split('/')[0]),
+      );
+    for (const path of ['node_modules', 'dist', '.git', '.build'])
+      assert.ok(excluded(path), `${path} is sent`);
+    const tsconfig = JSON.parse(read('tsconfig.json')) as { include: string[] };
+    const needed = [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'scripts/copy-assets.mjs',
+      'proto',
+      ...tsconfig.include
+        .map((g) => g.split('/')[0])
+        .filter((d) => ['apps', 'libs', 'migrations'].includes(d)),
+    ];
+    for (const path of needed) assert.ok(!excluded(path), `${path} is needed by the image build`);
+  });
+
   test("docs/deploy.md's phase one (-l 'component notin (api,worker)') holds the Job, not the apps", () => {
     for (const objects of Object.values(overlays)) {
       const phaseOne = objects
