@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { suite, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -527,6 +528,37 @@ suite('images and entry points', () => {
     );
     assert.ok(cpu.runs.some((r) => /-t bookworm-backports mesa-vulkan-drivers/.test(r)));
     assert.equal(cpu.env.NVIDIA_DRIVER_CAPABILITIES, undefined);
+  });
+
+  test('what the images run imports only production dependencies (the runtime stage has no others)', () => {
+    const deps = Object.keys((JSON.parse(read('package.json')) as { dependencies: Obj }).dependencies);
+    const entries = [pkg.scripts['start:api'], pkg.scripts['start:worker'], pkg.scripts['migration:run']].map(
+      (script) => join(compiled, entryOf(script).replace(/^dist\//, '')),
+    );
+    // Static imports and string-literal dynamic imports of the compiled modules, followed from the
+    // entry points; only what those processes can load counts (tests and the demo may use dev tools).
+    const importRe =
+      /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*'([^']+)'|(?:^|[\s;])import\s*'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/g;
+    const seen = new Set<string>();
+    const packages = new Map<string, string>();
+    const queue = [...entries];
+    while (queue.length) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      assert.ok(existsSync(file), `${file} is imported but was not built`);
+      for (const m of readFileSync(file, 'utf8').matchAll(importRe)) {
+        const spec = m[1] ?? m[2] ?? m[3];
+        if (spec.startsWith('.')) queue.push(join(dirname(file), spec));
+        else if (!spec.startsWith('node:') && !builtinModules.includes(spec)) {
+          const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+          packages.set(name, file.slice(compiled.length + 1));
+        }
+      }
+    }
+    assert.ok(packages.has('@nestjs/core') && packages.has('pg'), "the import scan found the apps' packages");
+    const missing = [...packages].filter(([name]) => !deps.includes(name)).map(([n, f]) => `${n} (${f})`);
+    assert.deepEqual(missing, [], 'imported at run time but not in package.json dependencies');
   });
 
   test('.dockerignore keeps out build outputs and dependencies but nothing `npm run build` needs', () => {
