@@ -335,6 +335,40 @@ suite('ports and probes', () => {
   });
 });
 
+/** Bytes of a Kubernetes quantity (`12Gi`, `512M`, `1073741824`). */
+function bytesOf(quantity: unknown): number {
+  const m = /^(\d+(?:\.\d+)?)([KMGT]i?|k)?$/.exec(String(quantity));
+  assert.ok(m, `cannot read the quantity ${String(quantity)}`);
+  const units: Record<string, number> = {
+    k: 1e3,
+    K: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
+  return Number(m[1]) * (m[2] ? units[m[2]] : 1);
+}
+
+suite('sizing', () => {
+  for (const [overlay, objects] of Object.entries(overlays)) {
+    test(`${overlay}: the worker's memory limit holds its SAE cache and the largest upload (docs/deploy.md)`, () => {
+      const worker = podSpec(get(objects, 'Deployment', 'sentinel-worker')).containers[0];
+      const config = loadConfig(containerEnv(objects, worker).env);
+      // The activation bytes read whole, plus their f32 copy (twice their size when uploaded as f16).
+      const needed = config.saeCacheBytes + 3 * config.uploadLimitBytes + 2 ** 30;
+      const limit = bytesOf(worker.resources?.limits?.memory);
+      assert.ok(limit >= needed, `limit ${limit} B < ${needed} B`);
+      // The API must not accept an upload the workers could not hold.
+      const api = podSpec(get(objects, 'Deployment', 'sentinel-api')).containers[0];
+      assert.equal(loadConfig(containerEnv(objects, api).env).uploadLimitBytes, config.uploadLimitBytes);
+    });
+  }
+});
+
 suite('work queue and scaling', () => {
   const nats = parseYaml(read('k8s/helm/nats-values.yaml')) as {
     config: {
