@@ -76,7 +76,7 @@ export class EarlyWarning1764400200000 implements MigrationInterface {
       alert_id uuid NOT NULL REFERENCES alert(id) ON DELETE CASCADE,
       run_id uuid NOT NULL,
       project text NOT NULL,
-      change text NOT NULL CHECK (change IN ('opened', 'resolved', 'severity')),
+      change text NOT NULL CHECK (change IN ('opened', 'resolved', 'severity', 'acknowledged')),
       payload jsonb NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now(),
       published_at timestamptz

@@ -206,15 +206,31 @@ export class AlertsRepository {
     return rows.map(alertView);
   }
 
-  /** Acknowledges an alert (idempotent: the first acknowledgement is kept). Null when there is no such alert. */
-  async acknowledge(id: string, by: string | null, note: string | null): Promise<AlertView | null> {
-    const rows: AlertRow[] = await this.dataSource.query(
-      `UPDATE alert SET acknowledged_at = coalesce(acknowledged_at, now()),
-              acknowledged_by = coalesce(acknowledged_by, $2), acknowledged_note = coalesce(acknowledged_note, $3)
-        WHERE id = $1 RETURNING ${ALERT_COLUMNS}`,
-      [id, by, note],
-    );
-    return rows[0] ? alertView(rows[0]) : null;
+  /**
+   * Acknowledges an alert. The first acknowledgement is kept (idempotent) and is itself an alert change
+   * (outbox event `acknowledged`). Null when there is no such alert.
+   */
+  async acknowledge(
+    id: string,
+    by: string | null,
+    note: string | null,
+  ): Promise<{ alert: AlertView; changed: boolean } | null> {
+    return this.dataSource.transaction(async (m) => {
+      // Through a CTE: TypeORM answers a bare UPDATE … RETURNING with [rows, count], a SELECT with rows.
+      const updated: AlertRow[] = await m.query(
+        `WITH u AS (
+           UPDATE alert SET acknowledged_at = now(), acknowledged_by = $2, acknowledged_note = $3, updated_at = now()
+            WHERE id = $1 AND acknowledged_at IS NULL RETURNING *)
+         SELECT ${ALERT_COLUMNS} FROM u`,
+        [id, by, note],
+      );
+      if (updated[0]) {
+        await this.writeEvents(m, [{ alertId: id, change: 'acknowledged' }]);
+        return { alert: alertView(updated[0]), changed: true };
+      }
+      const existing: AlertRow[] = await m.query(`SELECT ${ALERT_COLUMNS} FROM alert WHERE id = $1`, [id]);
+      return existing[0] ? { alert: alertView(existing[0]), changed: false } : null;
+    });
   }
 }
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AlertDispatcher } from './alert-dispatcher.service.js';
 import { type AlertFilter, AlertsRepository } from './alerts.repository.js';
 import { parseTargetKey, type Target, targetKey } from './detectors.js';
 import { type FleetSort, QueriesRepository } from './queries.repository.js';
@@ -30,6 +31,7 @@ export class EarlyWarningQueries {
   constructor(
     private readonly queries: QueriesRepository,
     private readonly alerts: AlertsRepository,
+    private readonly dispatcher: AlertDispatcher,
   ) {}
 
   async runTrend(runId: string): Promise<RunTrend> {
@@ -130,9 +132,10 @@ export class EarlyWarningQueries {
 
   async acknowledge(id: string, by?: string, note?: string): Promise<AlertView> {
     if (!UUID.test(id)) throw new QueryError('not_found', `alert ${id} not found`);
-    const alert = await this.alerts.acknowledge(id, by ?? null, note ?? null);
-    if (!alert) throw new QueryError('not_found', `alert ${id} not found`);
-    return alert;
+    const result = await this.alerts.acknowledge(id, by ?? null, note ?? null);
+    if (!result) throw new QueryError('not_found', `alert ${id} not found`);
+    if (result.changed) await this.dispatcher.flush();
+    return result.alert;
   }
 
   private async requireRun(runId: string) {

@@ -45,9 +45,7 @@ export class QueriesRepository {
   }
 
   /** Trend: every stored checkpoint statistic of the run, by target then step (index run_id, target, step). */
-  async trendPoints(
-    runId: string,
-  ): Promise<
+  async trendPoints(runId: string): Promise<
     {
       target: string;
       kind: TargetKind;

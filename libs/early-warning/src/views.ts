@@ -29,7 +29,7 @@ export interface AlertView {
 
 export interface AlertEvent {
   eventId: string;
-  change: 'opened' | 'resolved' | 'severity';
+  change: 'opened' | 'resolved' | 'severity' | 'acknowledged';
   alert: AlertView;
 }
 
