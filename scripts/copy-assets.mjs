@@ -1,6 +1,6 @@
 // Copies the non-TypeScript files the build needs at run time (WGSL kernels, .proto files, the
 // dashboard's static files) into dist/, next to the compiled modules that load them.
-import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const ASSET = /\.(wgsl|proto|html|css|js|svg|json)$/;
@@ -25,3 +25,7 @@ function isCompiledOutput(path) {
 }
 
 for (const root of roots) if (existsSync(root)) walk(root);
+
+// package.json "bin" (sentinel) must be executable for `npx sentinel` to run it; tsc does not set modes.
+const cli = join(outDir, 'apps/cli/src/main.js');
+if (existsSync(cli)) chmodSync(cli, 0o755);

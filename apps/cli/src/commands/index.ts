@@ -1,0 +1,5 @@
+import { type Command } from '../cli-error.js';
+import { encodeCommand } from './encode.js';
+
+/** Every `sentinel` command. Adding one is one line here (and its own file in this folder). */
+export const commands: Command[] = [encodeCommand];
