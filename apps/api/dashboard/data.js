@@ -15,10 +15,10 @@ export async function loadSaes() {
   return list(await api('/v1/saes'), 'saes');
 }
 
-/** An SAE with its watchlist as {latents:[{index,label}], directions:[{name, vector?}]}. */
+/** An SAE with its watchlist as {latents:[{index,label,rules?}], directions:[{name, vector, rules?}]}. */
 export async function loadSae(id) {
-  const sae = await api(`/v1/saes/${encodeURIComponent(id)}`);
-  const wl = sae.watchlist ?? sae;
+  const path = `/v1/saes/${encodeURIComponent(id)}`;
+  const [sae, wl] = await Promise.all([api(path), api(`${path}/watchlist`)]);
   return {
     ...sae,
     watchlist: {
@@ -65,7 +65,13 @@ export async function loadTargets(saes) {
 /** Every run's latest delta/statistic/status for one target: {runId → row}. */
 export async function loadDrift(target, filters = {}) {
   const res = await api(
-    `/v1/fleet/drift${query({ target: target.key, project: filters.project, model: filters.model })}`,
+    `/v1/fleet/drift${query({
+      target: target.key,
+      project: filters.project,
+      model: filters.model,
+      // every run (the API's most); the fleet sorts by risk itself
+      limit: 10000,
+    })}`,
   );
   const rows = list(res, 'runs');
   const byRun = new Map();
@@ -78,7 +84,8 @@ export async function loadRuns(filters = {}) {
 }
 
 export async function loadAlerts(filters = {}) {
-  return list(await api(`/v1/alerts${query(filters)}`), 'alerts');
+  // The API answers 100 by default; 1000 is its most, enough for every open alert of a fleet.
+  return list(await api(`/v1/alerts${query({ limit: 1000, ...filters })}`), 'alerts');
 }
 
 export async function loadTrend(runId) {

@@ -71,7 +71,7 @@ export function refreshOpenCount() {
   countTimer = setTimeout(async () => {
     const badge = document.getElementById('open-alerts');
     try {
-      const res = await api('/v1/alerts?status=open');
+      const res = await api('/v1/alerts?status=open&limit=1000');
       // Acknowledged alerts stay open until their signal recedes, but nobody needs to be told twice.
       const n = (Array.isArray(res) ? res : res.alerts || []).filter((a) => !a.acknowledgedAt).length;
       badge.textContent = String(n);

@@ -3,19 +3,40 @@
 import { api } from '../api.js';
 import { loadAlerts, loadRuns, loadSaes, loadTargets } from '../data.js';
 import { onAlert } from '../live.js';
-import { errorBox, esc, hashParams, pill, setHashParams, targetKey, targetText, when } from '../util.js';
+import {
+  errorBox,
+  esc,
+  hashParams,
+  num,
+  pill,
+  setHashParams,
+  signed,
+  targetKey,
+  targetText,
+  when,
+} from '../util.js';
 
 // Acknowledging does not close an alert (it stays open until the signal recedes); it only records who saw it.
 const STATUS_FILTERS = ['open', 'resolved'];
 const SEVERITIES = ['critical', 'warning', 'watch'];
 
+/**
+ * The evidence in one line: the latest statistic ({latest, opened, peak} as the detectors record it, or a
+ * flat object), and the peak when it was elsewhere. The full JSON is in the cell's tooltip.
+ */
 function evidenceText(evidence) {
   if (!evidence || typeof evidence !== 'object') return '';
-  return Object.entries(evidence)
-    .filter(([, v]) => typeof v === 'number' || typeof v === 'string')
-    .slice(0, 5)
-    .map(([k, v]) => `${k} ${typeof v === 'number' ? Number(v.toPrecision(3)) : v}`)
-    .join(' · ');
+  const at = evidence.latest ?? evidence.opened ?? evidence;
+  const parts = [];
+  if (typeof at.delta === 'number') parts.push(`Δ ${signed(at.delta)}`);
+  if (typeof at.z === 'number') parts.push(`z ${num(at.z, 2)}`);
+  if (typeof at.p === 'number') parts.push(`p ${num(at.p, 2)}`);
+  if (typeof at.step === 'number') parts.push(`at step ${at.step}`);
+  const peak = evidence.peak;
+  if (peak && typeof peak.delta === 'number' && peak.step !== at.step) {
+    parts.push(`peak Δ ${signed(peak.delta)} at ${peak.step}`);
+  }
+  return parts.join(' · ');
 }
 
 export async function renderAlerts(root) {
@@ -46,9 +67,9 @@ export async function renderAlerts(root) {
     (!filters.severity || a.severity === filters.severity) &&
     (!filters.runId || a.runId === filters.runId);
 
-  function row(a, fresh = false) {
+  function row(a, highlight = false) {
     const run = runNames.get(a.runId);
-    return `<tr data-alert-id="${esc(a.id)}" data-status="${esc(a.status)}" class="${fresh ? 'fresh' : ''}">
+    return `<tr data-alert-id="${esc(a.id)}" data-status="${esc(a.status)}" class="${highlight ? 'fresh' : ''}">
       <td>${pill(a.severity)}</td>
       <td><a href="#/runs/${encodeURIComponent(a.runId)}">${esc(run?.name ?? String(a.runId).slice(0, 8))}</a>
         ${run ? `<div class="muted small">${esc(run.project)} · ${esc(run.model)}</div>` : ''}</td>
@@ -57,18 +78,21 @@ export async function renderAlerts(root) {
       <td class="num">${a.openedAtStep ?? '–'}</td>
       <td class="num">${a.resolvedAtStep ?? ''}</td>
       <td class="status-cell">${esc(a.status)}${a.acknowledgedAt ? `<div class="small muted" data-acknowledged="true">ack ${esc(a.acknowledgedBy ?? '')} ${when(a.acknowledgedAt)}</div>` : ''}</td>
-      <td class="small">${esc(evidenceText(a.evidence))}</td>
+      <td class="small" title="${esc(JSON.stringify(a.evidence ?? {}, null, 1))}">${esc(evidenceText(a.evidence))}</td>
       <td class="small">${when(a.openedAt ?? a.createdAt)}</td>
       <td>${a.status === 'open' && !a.acknowledgedAt ? `<button type="button" class="ack" data-ack="${esc(a.id)}">Acknowledge</button>` : ''}</td>
     </tr>`;
   }
 
-  function draw(freshId = null) {
+  // Alerts that arrived over the stream in the last few seconds are highlighted (each redraw re-renders).
+  const fresh = new Map();
+  function draw() {
+    const now = Date.now();
     const shown = alerts.filter(matches);
     body.innerHTML = shown.length
       ? `<div class="table-wrap"><table class="compact" id="alerts-table"><thead><tr><th>severity</th><th>run</th><th>target</th><th>rule</th>
           <th class="num">opened at step</th><th class="num">resolved at</th><th>status</th><th>evidence</th><th>opened</th><th></th></tr></thead>
-          <tbody>${shown.map((a) => row(a, a.id === freshId)).join('')}</tbody></table></div>`
+          <tbody>${shown.map((a) => row(a, now - (fresh.get(a.id) ?? 0) < 3000)).join('')}</tbody></table></div>`
       : `<p class="empty" id="alerts-empty">No ${esc(filters.status || '')} alerts${filters.severity ? ` of severity ${esc(filters.severity)}` : ''}.</p>`;
   }
 
@@ -116,11 +140,12 @@ export async function renderAlerts(root) {
     }
   });
 
-  function upsert(alert, fresh = false) {
+  function upsert(alert, isFresh = false) {
     const i = alerts.findIndex((a) => a.id === alert.id);
     if (i >= 0) alerts[i] = { ...alerts[i], ...alert };
     else alerts.unshift(alert);
-    draw(fresh ? alert.id : null);
+    if (isFresh) fresh.set(alert.id, Date.now());
+    draw();
   }
 
   // Subscribe before the first load, so an alert streamed while the list is loading is not lost: it is

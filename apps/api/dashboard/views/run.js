@@ -192,15 +192,21 @@ export async function renderRun(root, [runId]) {
               t.totalMs ??
               t.total ??
               Object.values(t).reduce((a, b) => a + (typeof b === 'number' ? b : 0), 0);
+            // Top-level phases only (download, saeLoad, parse, encode…); nested ones like engine.encode
+            // repeat a phase's inside and go to the tooltip with everything else.
             const parts = Object.entries(t)
-              .filter(([k]) => !/^total/.test(k))
+              .filter(([k]) => !/^total/.test(k) && !k.includes('.'))
               .map(([k, v]) => `<span>${esc(k.replace(/Ms$/, ''))} ${ms(v)}</span>`)
               .join(' · ');
             return `<tr data-eval-id="${esc(e.id)}" data-status="${esc(e.status)}"><td class="num">${e.step}</td>
               <td>${pill(e.status)}${e.error ? ` <span class="error-text" title="${esc(e.error)}">${esc(String(e.error).slice(0, 60))}</span>` : ''}</td>
               <td title="${esc(e.adapter ?? '')}">${esc(e.backend ?? '–')}</td>
               <td class="num">${Object.keys(t).length ? ms(total) : '–'}</td>
-              <td class="timings">${parts || '–'}</td><td>${when(e.finishedAt)}</td></tr>`;
+              <td class="timings" title="${esc(
+                Object.entries(t)
+                  .map(([k, v]) => `${k} ${ms(v)}`)
+                  .join('\n'),
+              )}">${parts || '–'}</td><td>${when(e.finishedAt)}</td></tr>`;
           })
           .join('')}</tbody></table>`
       : '<p class="empty">No checkpoints uploaded yet.</p>';

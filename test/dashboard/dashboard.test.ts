@@ -1,0 +1,370 @@
+// The dashboard end to end: real API, real worker (in process), real Postgres and NATS, real chromium.
+// Runs are seeded through the API the way a training job would (register the SAE, watch latents, create
+// runs, upload each checkpoint's activations); the worker encodes them and the detectors raise alerts;
+// then the browser opens the fleet, clicks into a run, checks its charts against the API, and watches a
+// new alert arrive over the stream while the page stays open.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type INestApplication } from '@nestjs/common';
+import { type Browser, type Page } from 'playwright-core';
+import { createApiApp } from '../../apps/api/src/app.js';
+import { createWorkerApp } from '../../apps/worker/src/app.js';
+import {
+  activationsSafetensors,
+  checkpointActivations,
+  simulateRun,
+  simulateSae,
+  type SimulatedRunPlan,
+  type SimulatedSae,
+  writeSimulatedSaeFolder,
+} from '../../libs/simulate/src/index.js';
+import { launchChromium, screenshot, watchPageErrors } from '../support/browser.js';
+import { testConfig } from '../support/config.js';
+
+const CHECKPOINTS = 8;
+
+interface Alert {
+  id: string;
+  runId: string;
+  target: { kind: string; index?: number; name?: string };
+  severity: string;
+  status: string;
+  openedAtStep: number;
+  resolvedAtStep?: number;
+  acknowledgedAt?: string;
+}
+/** The little of the DOM the page functions touch (the project compiles without lib "dom"). */
+interface El {
+  dataset: Record<string, string | undefined>;
+  textContent: string | null;
+  querySelectorAll(selector: string): Iterable<El> & ArrayLike<El>;
+}
+interface Run {
+  id: string;
+  name: string;
+}
+
+let api: INestApplication;
+let worker: INestApplication;
+let base: string;
+let browser: Browser;
+let sae: SimulatedSae;
+let saeId: string;
+let saeDir: string;
+let toxic: { index: number; label: string };
+const runs: Record<string, Run> = {};
+const plans: Record<string, SimulatedRunPlan> = {};
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+function list<T>(res: unknown, key: string): T[] {
+  if (Array.isArray(res)) return res as T[];
+  return ((res as Record<string, unknown>)[key] as T[]) ?? [];
+}
+
+async function createRun(name: string, plan: SimulatedRunPlan, project: string): Promise<Run> {
+  const run = await call<Run>('POST', '/v1/runs', { name, project, model: 'sim-llm-64', saeId });
+  runs[name] = run;
+  plans[name] = plan;
+  return run;
+}
+
+async function uploadCheckpoints(name: string, indexes = plans[name].checkpoints.map((c) => c.index)) {
+  for (const i of indexes) {
+    const act = checkpointActivations(sae, plans[name], i);
+    const res = await fetch(
+      `${base}/v1/runs/${runs[name].id}/checkpoints/${plans[name].checkpoints[i].step}/activations`,
+      {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: activationsSafetensors(act),
+      },
+    );
+    assert.equal(res.status, 202, await res.text());
+  }
+}
+
+/** Polls until every uploaded checkpoint of the run is evaluated (done), failing on a failed one. */
+async function waitEvaluated(name: string, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const evals = list<{ step: number; status: string; error?: string }>(
+      await call('GET', `/v1/runs/${runs[name].id}/evaluations`),
+      'evaluations',
+    );
+    const failed = evals.find((e) => e.status === 'failed');
+    if (failed) throw new Error(`evaluation of ${name} step ${failed.step} failed: ${failed.error}`);
+    if (evals.length === plans[name].checkpoints.length && evals.every((e) => e.status === 'done')) return;
+    if (Date.now() > deadline) throw new Error(`${name}: evaluations not done: ${JSON.stringify(evals)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function alertsOf(runId: string): Promise<Alert[]> {
+  return list<Alert>(await call('GET', `/v1/alerts?runId=${runId}`), 'alerts');
+}
+
+before(async () => {
+  // The CPU engine: this test is about the dashboard, and lavapipe would only make it slower.
+  const config = testConfig({ ENGINE_BACKEND: 'cpu' });
+  api = await createApiApp(config, false);
+  await api.listen(0, '127.0.0.1');
+  base = (await api.getUrl()).replace('[::1]', '127.0.0.1');
+  worker = await createWorkerApp(config, false);
+  await worker.listen(0, '127.0.0.1');
+
+  // A small simulated SAE: big enough for the persona signal to stand out, small enough to encode fast.
+  sae = simulateSae({ dIn: 64, dSae: 512, seed: 11 });
+  saeDir = await writeSimulatedSaeFolder(sae, mkdtempSync(join(tmpdir(), 'sentinel-dash-sae-')));
+  const registered = await call<{ id: string }>('POST', '/v1/saes', {
+    name: `dash-sae-${Date.now()}`,
+    format: 'saelens',
+    path: saeDir,
+  });
+  saeId = registered.id;
+  toxic = { index: sae.personaLatents[0].index, label: sae.personaLatents[0].label };
+  await call('PUT', `/v1/saes/${saeId}/watchlist`, {
+    // Persona latents only: the simulated fine-tuning task's own latents rise in benign runs too (as they
+    // would in real ones), and the fleet test wants one run that is plainly ok.
+    latents: [toxic, { index: sae.personaLatents[1].index, label: sae.personaLatents[1].label }],
+    directions: [{ name: 'persona', vector: Array.from(sae.personaDirection) }],
+  });
+
+  const opts = { checkpoints: CHECKPOINTS, stepEvery: 100, tokensPerPrompt: 16 };
+  await createRun('benign-a', simulateRun({ ...opts, kind: 'benign', seed: 1 }), 'alpha');
+  await createRun(
+    'contaminated-50',
+    simulateRun({ ...opts, kind: 'contaminated', contamination: 0.5, seed: 2 }),
+    'alpha',
+  );
+  await uploadCheckpoints('benign-a');
+  await uploadCheckpoints('contaminated-50');
+  await waitEvaluated('benign-a');
+  await waitEvaluated('contaminated-50');
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await worker?.close();
+  await api?.close();
+  if (saeDir) rmSync(saeDir, { recursive: true, force: true });
+});
+
+describe('dashboard', () => {
+  let page: Page;
+  let errors: string[];
+  let lateAlertId: string | undefined;
+
+  before(async () => {
+    // A laptop screen.
+    page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    errors = watchPageErrors(page);
+  });
+
+  test('serves the page and its assets with types, caching and no third-party origin', async () => {
+    const index = await fetch(`${base}/`);
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    const html = await index.text();
+    assert.doesNotMatch(html, /https?:\/\//, 'the page references no other origin');
+
+    const uplot = await fetch(`${base}/assets/vendor/uplot.esm.js`);
+    assert.equal(uplot.status, 200);
+    assert.match(uplot.headers.get('content-type') ?? '', /^text\/javascript/);
+    const etag = uplot.headers.get('etag');
+    assert.ok(etag);
+    const again = await fetch(`${base}/assets/vendor/uplot.esm.js`, { headers: { 'If-None-Match': etag } });
+    assert.equal(again.status, 304);
+
+    const css = await fetch(`${base}/assets/styles.css`);
+    assert.equal(css.status, 200);
+    assert.match(css.headers.get('content-type') ?? '', /^text\/css/);
+    assert.equal((await fetch(`${base}/assets/missing.js`)).status, 404);
+    assert.equal((await fetch(`${base}/assets/%2e%2e/%2e%2e/src/main.js`)).status, 404);
+    assert.equal((await fetch(`${base}/assets/vendor/nothing.js`)).status, 404);
+  });
+
+  test('fleet: every run, riskiest first, with a heat-map cell per watched target', async () => {
+    await page.goto(`${base}/`);
+    await page.waitForSelector('#fleet-table tbody tr[data-run-id]');
+    const rows = await page.$$eval('#fleet-table tbody tr[data-run-id]', (trs) =>
+      trs.map((tr) => ({
+        id: (tr as El).dataset.runId,
+        status: (tr as El).dataset.status,
+        cells: tr.querySelectorAll('td.heat').length,
+      })),
+    );
+    assert.deepEqual(rows.map((r) => r.id).sort(), [runs['benign-a'].id, runs['contaminated-50'].id].sort());
+    assert.equal(rows[0].id, runs['contaminated-50'].id, 'the contaminated run is listed first');
+    assert.notEqual(rows[0].status, 'ok', 'the contaminated run is flagged');
+    assert.equal(rows[1].status, 'ok', 'the benign run is ok');
+    // Two watched latents and one direction.
+    for (const r of rows) assert.equal(r.cells, 3);
+    // The column of the toxic-persona latent shows the API's latest delta.
+    const drift = list<{ runId: string; delta: number }>(
+      await call('GET', `/v1/fleet/drift?target=latent:${toxic.index}`),
+      'runs',
+    );
+    const contaminated = drift.find((d) => d.runId === runs['contaminated-50'].id);
+    assert.ok(contaminated && contaminated.delta > 0, 'the persona latent rose in the contaminated run');
+    const shown = await page.$eval(
+      `#fleet-table tr[data-run-id="${runs['contaminated-50'].id}"] td.heat[data-delta]`,
+      (td) => Number((td as El).dataset.delta),
+    );
+    assert.ok(Math.abs(shown - contaminated.delta) < 1e-9);
+    await screenshot(page, 'fleet');
+  });
+
+  test('run: one chart per watched target with every point, the baseline band and the alert markers', async () => {
+    await page.click(`#fleet-table a[href="#/runs/${runs['contaminated-50'].id}"]`);
+    await page.waitForSelector('.chart[data-points]');
+    const trend = await call<{
+      series: { kind: string; index?: number; name?: string; points: unknown[]; alerts: Alert[] }[];
+    }>('GET', `/v1/runs/${runs['contaminated-50'].id}/trend`);
+    assert.equal(trend.series.length, 3);
+    const charts = await page.$$eval('.chart[data-points]', (els) =>
+      els.map((el) => ({
+        series: (el as El).dataset.series,
+        points: Number((el as El).dataset.points),
+        canvas: el.querySelectorAll('canvas').length,
+        markers: [...el.querySelectorAll('[data-alert-step]')].map((m) => ({
+          step: Number((m as El).dataset.alertStep),
+          kind: (m as El).dataset.alertKind,
+        })),
+      })),
+    );
+    assert.equal(charts.length, 3);
+    for (const c of charts) {
+      assert.equal(c.points, CHECKPOINTS, `${c.series}: one point per checkpoint`);
+      assert.ok(c.canvas >= 1, `${c.series} is drawn`);
+    }
+
+    const alerts = (await alertsOf(runs['contaminated-50'].id)).filter(
+      (a) => a.target.kind === 'latent' && a.target.index === toxic.index,
+    );
+    assert.ok(alerts.length >= 1, 'the persona latent of the 50% contaminated run raised an alert');
+    const expected = alerts
+      .flatMap((a) => [
+        { step: a.openedAtStep, kind: 'opened' },
+        ...(a.resolvedAtStep === undefined ? [] : [{ step: a.resolvedAtStep, kind: 'resolved' }]),
+      ])
+      .sort((x, y) => x.step - y.step || x.kind.localeCompare(y.kind));
+    const toxicChart = charts.find((c) => c.series === `latent:${toxic.index}`);
+    assert.ok(toxicChart);
+    assert.deepEqual(
+      [...toxicChart.markers].sort((x, y) => x.step - y.step || String(x.kind).localeCompare(String(y.kind))),
+      expected,
+    );
+
+    // The top rising latents at the latest step, and every evaluation with its status.
+    await page.waitForSelector('#top-table tbody tr');
+    const topIndexes = await page.$$eval('#top-table tbody tr', (trs) =>
+      trs.map((tr) => Number((tr as El).dataset.latent)),
+    );
+    assert.ok(topIndexes.includes(toxic.index), 'the persona latent is among the top rising latents');
+    const evalStatuses = await page.$$eval('#eval-table tbody tr', (trs) =>
+      trs.map((tr) => (tr as El).dataset.status),
+    );
+    assert.deepEqual(evalStatuses, Array(CHECKPOINTS).fill('done'));
+    await page.waitForFunction(() =>
+      [
+        ...(globalThis as unknown as { document: El }).document.querySelectorAll('#eval-table td.timings'),
+      ].some((td) => td.textContent !== '–'),
+    );
+    await screenshot(page, 'run', true);
+  });
+
+  test('alerts: an alert opened while the page is open appears without a reload', async () => {
+    await page.goto(`${base}/#/alerts`);
+    await page.waitForSelector('#alerts-table, #alerts-empty');
+    await page.waitForSelector('#live[data-state="live"]');
+    // Survives only if the page is never reloaded.
+    await page.evaluate(() => ((globalThis as unknown as { notReloaded: boolean }).notReloaded = true));
+
+    const late = await createRun(
+      'late-contaminated',
+      simulateRun({
+        checkpoints: CHECKPOINTS,
+        stepEvery: 100,
+        tokensPerPrompt: 16,
+        kind: 'contaminated',
+        contamination: 0.5,
+        seed: 3,
+      }),
+      'beta',
+    );
+    await uploadCheckpoints('late-contaminated');
+    await waitEvaluated('late-contaminated');
+    const opened = (await alertsOf(late.id)).filter((a) => a.status === 'open');
+    assert.ok(opened.length >= 1, 'the late run raised an alert');
+
+    const row = page.locator(`#alerts-table tr[data-alert-id="${opened[0].id}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    assert.equal(
+      await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded),
+      true,
+    );
+    assert.match((await row.textContent()) ?? '', /late-contaminated/);
+    await screenshot(page, 'alerts-live');
+    lateAlertId = opened[0].id;
+  });
+
+  test('alerts: acknowledge records who saw it and leaves the alert open', async () => {
+    assert.ok(lateAlertId, 'the live-alert test found an alert');
+    const row = page.locator(`#alerts-table tr[data-alert-id="${lateAlertId}"]`);
+    await row.locator('button[data-ack]').click();
+    await row.locator('[data-acknowledged]').waitFor({ timeout: 10_000 });
+    assert.equal(await row.locator('button[data-ack]').count(), 0, 'no second acknowledge');
+    const acked = (await alertsOf(runs['late-contaminated'].id)).find((a) => a.id === lateAlertId);
+    assert.ok(acked?.acknowledgedAt, 'the API recorded the acknowledgement');
+    assert.equal(acked.status, 'open');
+    await screenshot(page, 'alerts-acknowledged');
+  });
+
+  test('SAEs: list them, add and remove a labelled latent', async () => {
+    await page.goto(`${base}/#/saes/${saeId}`);
+    await page.waitForSelector(`#sae-table tr[data-sae-id="${saeId}"]`);
+    await page.waitForSelector('#watch-latents tbody tr[data-latent]');
+    await page.fill('#add-latent input[name=index]', '3');
+    await page.fill('#add-latent input[name=label]', 'refusals');
+    await page.click('#add-latent button[type=submit]');
+    await page.waitForSelector('#watch-latents tr[data-latent="3"]');
+    const stored = async () => {
+      const wl = await call<{ latents: { index: number; label: string }[]; directions: { name: string }[] }>(
+        'GET',
+        `/v1/saes/${saeId}/watchlist`,
+      );
+      return [
+        ...wl.latents.map((l) => `${l.index}:${l.label}`),
+        ...wl.directions.map((d) => `direction:${d.name}`),
+      ].sort();
+    };
+    assert.ok((await stored()).includes('3:refusals'));
+    await screenshot(page, 'saes');
+
+    await page.click('#watch-latents button[data-remove="3"]');
+    await page.waitForSelector('#watch-latents tr[data-latent="3"]', { state: 'detached' });
+    assert.ok(!(await stored()).includes('3:refusals'));
+    // The other entries (and the direction, which the page sends back with its vector) are kept.
+    assert.ok((await stored()).includes(`${toxic.index}:${toxic.label}`));
+    assert.ok((await stored()).includes('direction:persona'));
+  });
+
+  test('no errors in the page', () => {
+    assert.deepEqual(errors, []);
+  });
+});
