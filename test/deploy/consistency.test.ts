@@ -636,12 +636,18 @@ suite('images and entry points', () => {
     }
   });
 
-  test('the migrations Job runs the api image before rollouts (Argo CD PreSync hook)', () => {
+  test('the migrations Job runs the api image before rollouts (Argo CD sync waves)', () => {
     for (const objects of Object.values(overlays)) {
       const job = get(objects, 'Job', 'sentinel-migrate');
       const api = podSpec(get(objects, 'Deployment', 'sentinel-api')).containers[0];
       assert.equal(podSpec(job).containers[0].image, api.image);
-      assert.equal(job.metadata.annotations?.['argocd.argoproj.io/hook'], 'PreSync');
+      // Argo CD: a Sync hook in a wave after the database and before the Deployments.
+      const wave = (o: K8sObject) => Number(o.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0);
+      assert.equal(job.metadata.annotations?.['argocd.argoproj.io/hook'], 'Sync');
+      assert.ok(wave(job) > wave(get(objects, 'Cluster')));
+      for (const name of ['sentinel-api', 'sentinel-worker']) {
+        assert.ok(wave(get(objects, 'Deployment', name)) > wave(job), name);
+      }
     }
   });
 });
