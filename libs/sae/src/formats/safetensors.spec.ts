@@ -85,6 +85,17 @@ test('rejects overlapping, out-of-range and mis-sized offsets', () => {
     /tensor "b" has data_offsets \[4, 12\] overlapping tensor "a" \[0, 8\]/,
   );
   rejects(
+    rawFile(
+      {
+        a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+        empty: { dtype: 'F32', shape: [0], data_offsets: [4, 4] },
+        c: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+      },
+      data,
+    ),
+    /tensor "c" has data_offsets \[8, 12\] overlapping tensor "a" \[0, 16\]/,
+  );
+  rejects(
     rawFile({ a: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } }, data),
     /past the end of the data \(16 bytes\)/,
   );

@@ -109,8 +109,8 @@ export function parseSafetensorsHeader(
   const dataLength = entries.reduce((m, e) => Math.max(m, e.end), 0);
   const available = total - dataStart;
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 0; i < sorted.length; i++) {
-    const e = sorted[i];
+  let widest: SafetensorsEntry | undefined;
+  for (const e of sorted) {
     if (e.end > available) {
       throw new SaeFormatError(
         source,
@@ -118,14 +118,16 @@ export function parseSafetensorsHeader(
         { tensor: e.name },
       );
     }
-    const prev = sorted[i - 1];
-    if (prev && e.begin < prev.end && e.end > e.begin) {
+    // Compare with the tensor reaching furthest so far, not just the previous one: a zero-size tensor
+    // between two others must not hide their overlap.
+    if (widest && e.begin < widest.end && e.end > e.begin) {
       throw new SaeFormatError(
         source,
-        `has data_offsets [${e.begin}, ${e.end}] overlapping tensor "${prev.name}" [${prev.begin}, ${prev.end}]`,
+        `has data_offsets [${e.begin}, ${e.end}] overlapping tensor "${widest.name}" [${widest.begin}, ${widest.end}]`,
         { tensor: e.name },
       );
     }
+    if (!widest || e.end > widest.end) widest = e;
   }
   return { dataStart, dataLength, metadata, entries };
 }
