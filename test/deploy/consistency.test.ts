@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 import { suite, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import 'reflect-metadata';
+import { DockerfileParser, type Env, type From } from 'dockerfile-ast';
+import { validate as lintDockerfile } from 'dockerfile-utils';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig } from '../../libs/common/src/config/config.js';
 import { natsNames } from '../../libs/messaging/src/names.js';
@@ -132,50 +134,50 @@ interface Stage {
   runs: string[];
 }
 
-/** The stages of a Dockerfile, with ENV, EXPOSE and USER inherited from a parent stage. */
+/**
+ * The stages of a Dockerfile, parsed by dockerfile-ast (the parser of the VS Code Docker language
+ * server), with ENV, EXPOSE, USER and CMD inherited from a parent stage.
+ */
 function dockerStages(path: string): Map<string, Stage> {
-  const lines = read(path)
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
+  const dockerfile = DockerfileParser.parse(read(path));
   const stages = new Map<string, Stage>();
   let current: Stage | undefined;
-  for (const line of lines) {
-    const [instruction, ...rest] = line.split(/\s+/);
-    const args = rest.join(' ');
-    switch (instruction.toUpperCase()) {
-      case 'FROM': {
-        const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
-        assert.ok(m, `${path}: cannot read "${line}"`);
-        const parent = stages.get(m[1]);
-        current = {
-          name: m[2] ?? `#${stages.size}`,
-          from: parent ? parent.from : m[1],
-          user: parent?.user,
-          cmd: parent?.cmd,
-          env: { ...(parent?.env ?? {}) },
-          expose: [...(parent?.expose ?? [])],
-          runs: [...(parent?.runs ?? [])],
-        };
-        stages.set(current.name, current);
-        break;
-      }
-      case 'ENV':
-        for (const m of args.matchAll(/(\w+)=("[^"]*"|\S+)/g)) current!.env[m[1]] = m[2].replace(/"/g, '');
-        break;
-      case 'EXPOSE':
-        current!.expose.push(...args.split(/\s+/).map(Number));
-        break;
-      case 'USER':
-        current!.user = args;
-        break;
-      case 'CMD':
-        current!.cmd = JSON.parse(args) as string[];
-        break;
-      case 'RUN':
-        current!.runs.push(args);
-        break;
+  for (const instruction of dockerfile.getInstructions()) {
+    const keyword = instruction.getKeyword();
+    const args = instruction.getArgumentsContent() ?? '';
+    if (keyword === 'FROM') {
+      const from = instruction as From;
+      const image = from.getImage() ?? '';
+      const parent = stages.get(image);
+      current = {
+        name: from.getBuildStage() ?? `#${stages.size}`,
+        from: parent ? parent.from : image,
+        user: parent?.user,
+        cmd: parent?.cmd,
+        env: { ...(parent?.env ?? {}) },
+        expose: [...(parent?.expose ?? [])],
+        runs: [...(parent?.runs ?? [])],
+      };
+      stages.set(current.name, current);
+      continue;
+    }
+    assert.ok(current, `${path}: ${keyword} before FROM`);
+    if (keyword === 'ENV') {
+      for (const p of (instruction as Env).getProperties())
+        current.env[p.getName()] = p.getUnescapedValue() ?? '';
+    } else if (keyword === 'EXPOSE') {
+      current.expose.push(...instruction.getArguments().map((a) => Number(a.getValue())));
+    } else if (keyword === 'USER') {
+      current.user = args;
+    } else if (keyword === 'CMD') {
+      current.cmd = JSON.parse(args) as string[];
+    } else if (keyword === 'RUN') {
+      current.runs.push(
+        instruction
+          .getArguments()
+          .map((a) => a.getValue())
+          .join(' '),
+      );
     }
   }
   return stages;
@@ -543,6 +545,15 @@ suite('images and entry points', () => {
           assert.equal(pod.securityContext?.runAsNonRoot, true);
         }
       }
+    }
+  });
+
+  test("the Dockerfiles pass dockerfile-utils' linter (syntax, instructions, flags)", () => {
+    for (const path of ['apps/api/Dockerfile', 'apps/worker/Dockerfile']) {
+      const problems = lintDockerfile(read(path)).map(
+        (d) => `${path}:${d.range.start.line + 1}: ${d.message}`,
+      );
+      assert.deepEqual(problems, []);
     }
   });
 
