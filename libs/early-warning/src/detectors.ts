@@ -80,20 +80,21 @@ export interface Episode {
 }
 
 /**
- * The effect size used by the rules: delta / sd of the baseline's prompt means. A latent that is silent on
- * every baseline prompt (common: persona latents of the base model) has no baseline spread; then the
- * paired effect size, mean difference / sd of the differences, stands in.
+ * The effect size z: delta in units of the baseline's spread across prompts (sd of the baseline's prompt
+ * means), with that spread floored by the sd of the paired differences. A sparse latent (a persona latent
+ * of the base model fires on a few tokens) has a tiny, noisy baseline spread; dividing by it alone turns
+ * sampling noise into effects of 5 baseline SDs. The floor keeps z on the scale of the noise the paired
+ * test sees, so z ≥ 1 means "a rise at least as large as either the prompt-to-prompt variation or the
+ * checkpoint-to-checkpoint noise".
  */
 export function effectSize(
   delta: number,
   baseline: number[],
   paired: ReturnType<typeof pairedTTest>,
 ): number | null {
-  const sd = sampleSd(baseline);
-  if (sd > 0) return delta / sd;
-  if (!paired) return null;
-  if (paired.sdDiff > 0) return paired.meanDiff / paired.sdDiff;
-  return paired.meanDiff === 0 ? 0 : null;
+  const scale = Math.max(sampleSd(baseline), paired?.sdDiff ?? 0);
+  if (scale > 0) return delta / scale;
+  return delta === 0 ? 0 : null;
 }
 
 export function analyseTarget(

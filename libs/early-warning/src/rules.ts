@@ -32,9 +32,9 @@ export interface RuleSettings {
 }
 
 export const DEFAULT_RULES: RuleSettings = Object.freeze({
-  threshold: { enabled: true, severity: 'warning', pMax: 0.001, minEffect: 0.5 },
-  cusum: { enabled: true, severity: 'critical', k: 0.25, h: 4, clip: 2 },
-  trend: { enabled: true, severity: 'watch', window: 10, minPoints: 6, pMax: 0.01, minEffect: 0.3 },
+  threshold: { enabled: true, severity: 'warning', pMax: 1e-4, minEffect: 1 },
+  cusum: { enabled: true, severity: 'critical', k: 0.75, h: 4, clip: 2 },
+  trend: { enabled: true, severity: 'watch', window: 10, minPoints: 6, pMax: 0.01, minEffect: 0.5 },
   resolve: { pMin: 0.05, maxEffect: 0.2 },
 }) as RuleSettings;
 
