@@ -21,7 +21,10 @@ const root = repoRoot(here);
 /** The compiled tree this test runs from (dist/ or .build/<name>/). */
 const compiled = join(here, '../..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
-const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+const pkg = JSON.parse(read('package.json')) as {
+  scripts: Record<string, string>;
+  bin?: Record<string, string>;
+};
 
 type Obj = Record<string, unknown>;
 interface Container {
@@ -577,9 +580,10 @@ suite('images and entry points', () => {
 
   test('what the images run imports only production dependencies (the runtime stage has no others)', () => {
     const deps = Object.keys((JSON.parse(read('package.json')) as { dependencies: Obj }).dependencies);
-    const entries = [pkg.scripts['start:api'], pkg.scripts['start:worker'], pkg.scripts['migration:run']].map(
-      (script) => join(compiled, entryOf(script).replace(/^dist\//, '')),
-    );
+    // The `sentinel` CLI too: docs/deploy.md runs it in the api image (e.g. to create API keys).
+    const scripts = [pkg.scripts['start:api'], pkg.scripts['start:worker'], pkg.scripts['migration:run']];
+    if (pkg.bin?.sentinel) scripts.push(pkg.bin.sentinel);
+    const entries = scripts.map((script) => join(compiled, entryOf(script).replace(/^dist\//, '')));
     // Static imports and string-literal dynamic imports of the compiled modules, followed from the
     // entry points; only what those processes can load counts (tests and the demo may use dev tools).
     const importRe =
