@@ -3,8 +3,8 @@
  * F16 or BF16) and optional `prompt_offsets` [n_prompts + 1] (I32 or I64), or a plain .npy
  * [n_tokens, d_in] (f32 or f16). See docs/engine.md.
  */
-import { readFile } from 'node:fs/promises';
 import { SaeFormatError, formatShape } from './errors.js';
+import { openFileSource } from './formats/byte-source.js';
 import { toFloat32, type FloatDtype } from './formats/dtype.js';
 import { isNpy, npyHeaderSize, parseNpy, parseNpyHeader } from './formats/npy.js';
 import {
@@ -110,17 +110,14 @@ export function parseActivations(bytes: Uint8Array, sourceName: string): Activat
   return { nTokens, dIn, data, promptOffsets: readPromptOffsets(offsets, nTokens, sourceName) };
 }
 
+/** Reads and parses an activations file (read in chunks: fs.readFile refuses files over 2 GiB). */
 export async function readActivationsFile(path: string): Promise<Activations> {
-  let bytes: Buffer;
+  const src = await openFileSource(path);
   try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new SaeFormatError(
-      path,
-      `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
+    return parseActivations(await src.read(0, src.size), path);
+  } finally {
+    await src.close();
   }
-  return parseActivations(bytes, path);
 }
 
 function missingActivations(source: string, names: string[]): SaeFormatError {

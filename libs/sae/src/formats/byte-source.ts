@@ -49,7 +49,9 @@ export async function openFileSource(path: string, name = path): Promise<FileSou
       const out = Buffer.allocUnsafeSlow(length);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await handle.read(out, done, length - done, offset + done);
+        // One read call moves at most 2 GiB - 1 bytes (libuv); large tensors take several.
+        const chunk = Math.min(length - done, 1 << 30);
+        const { bytesRead } = await handle.read(out, done, chunk, offset + done);
         if (bytesRead === 0)
           throw new SaeFormatError(
             name,

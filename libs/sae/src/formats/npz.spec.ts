@@ -26,6 +26,14 @@ test('reads what numpy.savez writes, and writes the same bytes', async () => {
   assert.deepEqual(writeNpz({ a: { dtype: 'F32', shape: [2], data: [1.5, -2] } }), NUMPY_SAVEZ);
 });
 
+test('finds the end record behind an archive comment', async () => {
+  const comment = Buffer.from('written by hand, with a comment longer than the usual tail');
+  const withComment = Buffer.concat([NUMPY_SAVEZ, comment]);
+  withComment.writeUInt16LE(comment.byteLength, NUMPY_SAVEZ.byteLength - 2);
+  const npz = await openNpz(memorySource('c.npz', withComment));
+  assert.deepEqual([...toFloat32((await npz.read('a')).bytes, 'F32')], [1.5, -2]);
+});
+
 test('reads deflated entries (numpy.savez_compressed)', async () => {
   const bytes = writeNpz(
     { x: { dtype: 'F16', shape: [2, 2], data: [1, 2, 3, 4] }, y: { dtype: 'F32', shape: [1], data: [9] } },

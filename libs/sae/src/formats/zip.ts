@@ -28,20 +28,30 @@ function u64(view: DataView, at: number): number {
   return v > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(v);
 }
 
+/** Offset of the end of central directory record in `tail` (which ends the file), or -1. */
+function findEndRecord(tail: Uint8Array): number {
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  for (let i = tail.byteLength - 22; i >= 0; i--) {
+    if (view.getUint32(i, true) === EOCD && i + 22 + view.getUint16(i + 20, true) === tail.byteLength)
+      return i;
+  }
+  return -1;
+}
+
 /** Lists the entries of a zip from its central directory. */
 export async function readZipDirectory(src: ByteSource): Promise<ZipEntry[]> {
   const bad = (problem: string) => new SaeFormatError(src.name, problem);
   if (src.size < 22) throw bad(`is not a zip archive (${src.size} bytes, too short)`);
-  const tailLength = Math.min(src.size, 22 + MAX_COMMENT + 20);
-  const tail = await src.read(src.size - tailLength, tailLength);
-  const tv = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
-  let at = -1;
-  for (let i = tail.byteLength - 22; i >= 0; i--) {
-    if (tv.getUint32(i, true) === EOCD && i + 22 + tv.getUint16(i + 20, true) === tail.byteLength) {
-      at = i;
-      break;
-    }
+  // The end record is the last 22 bytes unless the archive has a comment (numpy never writes one): try
+  // that (with room for a ZIP64 locator before it) and read the longest possible tail only if needed.
+  let tail = await src.read(src.size - Math.min(src.size, 42), Math.min(src.size, 42));
+  let at = findEndRecord(tail);
+  if (at < 0 && src.size > 42) {
+    const tailLength = Math.min(src.size, 22 + MAX_COMMENT + 20);
+    tail = await src.read(src.size - tailLength, tailLength);
+    at = findEndRecord(tail);
   }
+  const tv = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
   if (at < 0) throw bad('is not a zip archive (no end of central directory record): truncated?');
   let count = tv.getUint16(at + 10, true);
   let cdSize = tv.getUint32(at + 12, true);
@@ -110,9 +120,20 @@ function readZip64Extra(view: DataView, start: number, length: number, entry: Zi
   }
 }
 
-/** The uncompressed bytes of one entry, CRC-checked. */
-export async function readZipEntry(src: ByteSource, entry: ZipEntry): Promise<Uint8Array> {
-  const bad = (problem: string) => new SaeFormatError(src.name, `entry "${entry.name}" ${problem}`);
+function entryError(src: ByteSource, entry: ZipEntry, problem: string): SaeFormatError {
+  return new SaeFormatError(src.name, `entry "${entry.name}" ${problem}`);
+}
+
+/**
+ * Checks an entry's local header, compression method and bounds; returns the offset of its first data
+ * byte in the archive.
+ */
+export async function zipEntryDataStart(src: ByteSource, entry: ZipEntry): Promise<number> {
+  const bad = (problem: string) => entryError(src, entry, problem);
+  if (entry.method !== 0 && entry.method !== 8) {
+    throw bad(`uses compression method ${entry.method}, expected 0 (stored) or 8 (deflate)`);
+  }
+  if (entry.method === 0 && entry.size !== entry.compressedSize) throw bad('is stored but its sizes differ');
   if (!(entry.localOffset + 30 <= src.size)) throw bad('starts past the end of the file (truncated?)');
   const local = await src.read(entry.localOffset, 30);
   const lv = new DataView(local.buffer, local.byteOffset, 30);
@@ -123,23 +144,32 @@ export async function readZipEntry(src: ByteSource, entry: ZipEntry): Promise<Ui
       `runs past the end of the file (${entry.compressedSize} bytes at ${dataStart}, file ${src.size}): truncated?`,
     );
   }
+  return dataStart;
+}
+
+/** Checks the CRC-32 of an entry's uncompressed bytes, given in consecutive parts. */
+export function checkZipCrc(src: ByteSource, entry: ZipEntry, ...parts: Uint8Array[]): void {
+  let crc = 0;
+  for (const part of parts) crc = crc32(part, crc);
+  if (crc >>> 0 !== entry.crc >>> 0) throw entryError(src, entry, 'fails its CRC-32 check (corrupt)');
+}
+
+/** The uncompressed bytes of one entry, CRC-checked. */
+export async function readZipEntry(src: ByteSource, entry: ZipEntry): Promise<Uint8Array> {
+  const dataStart = await zipEntryDataStart(src, entry);
   const raw = await src.read(dataStart, entry.compressedSize);
-  let data: Uint8Array;
-  if (entry.method === 0) {
-    if (entry.size !== entry.compressedSize) throw bad('is stored but its sizes differ');
-    data = raw;
-  } else if (entry.method === 8) {
+  let data: Uint8Array = raw;
+  if (entry.method === 8) {
     try {
       data = inflateRawSync(raw, { maxOutputLength: Math.max(entry.size, 1) });
     } catch (err) {
-      throw bad(`cannot be inflated (${(err as Error).message})`);
+      throw entryError(src, entry, `cannot be inflated (${(err as Error).message})`);
     }
-    if (data.byteLength !== entry.size)
-      throw bad(`inflates to ${data.byteLength} bytes, expected ${entry.size}`);
-  } else {
-    throw bad(`uses compression method ${entry.method}, expected 0 (stored) or 8 (deflate)`);
+    if (data.byteLength !== entry.size) {
+      throw entryError(src, entry, `inflates to ${data.byteLength} bytes, expected ${entry.size}`);
+    }
   }
-  if (crc32(data) >>> 0 !== entry.crc >>> 0) throw bad('fails its CRC-32 check (corrupt)');
+  checkZipCrc(src, entry, data);
   return data;
 }
 

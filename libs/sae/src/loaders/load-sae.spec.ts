@@ -5,7 +5,8 @@ import { SaeFormatError } from '../errors.js';
 import { roundTrip } from '../formats/dtype.js';
 import { writeSafetensors } from '../formats/safetensors.js';
 import { type Activations, type Sae } from '../types.js';
-import { loadSaeFromFiles } from './load-sae.js';
+import { memorySource, type ByteSource } from '../formats/byte-source.js';
+import { loadSaeFromFiles, loadSaeFromSources } from './load-sae.js';
 import {
   gemmaScopeNpz,
   saeLensFiles,
@@ -267,4 +268,33 @@ test('files that are no SAE, or not the asked-for format, are refused with what 
     /^sae: has no sae.safetensors, expected cfg.json \+ sae.safetensors for format sparsify$/,
     'sparsify',
   );
+});
+
+test('W_dec is never read: only headers and the tensors encoding needs', async () => {
+  const big = syntheticSaeWeights(32, 256, 8);
+  const wDecBytes = 32 * 256 * 4;
+  const count = async (files: Map<string, Uint8Array>) => {
+    let read = 0;
+    let total = 0;
+    const sources = new Map<string, ByteSource>();
+    for (const [name, bytes] of files) {
+      const inner = memorySource(name, bytes);
+      total += bytes.byteLength;
+      sources.set(name, {
+        ...inner,
+        read: (offset, length) => ((read += length), inner.read(offset, length)),
+      });
+    }
+    const sae = await loadSaeFromSources(sources);
+    return { sae, read, total };
+  };
+  for (const files of [
+    saeLensFiles(big),
+    sparsifyFiles(big, { k: 4 }),
+    new Map([['params.npz', gemmaScopeNpz(big)]]),
+  ]) {
+    const { sae, read, total } = await count(files);
+    assert.ok(read < total - wDecBytes + 4096, `${sae.format}: read ${read} of ${total} bytes`);
+    assert.equal(sae.dSae, 256);
+  }
 });

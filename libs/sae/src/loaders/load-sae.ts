@@ -40,7 +40,7 @@ export async function loadSaeFromFiles(
 ): Promise<Sae> {
   const sources = new Map<string, ByteSource>();
   for (const [name, bytes] of files) sources.set(name, memorySource(`${source}/${name}`, bytes));
-  return loadFromSources(sources, format, source);
+  return loadSaeFromSources(sources, format, source);
 }
 
 /**
@@ -92,7 +92,7 @@ export async function loadSae(path: string, format?: SaeFormat): Promise<Sae> {
         sources.set(name, src);
       }
     }
-    return await loadFromSources(sources, chosen, where);
+    return await loadSaeFromSources(sources, chosen, where);
   } finally {
     await Promise.all(opened.map((s) => s.close()));
   }
@@ -115,10 +115,14 @@ async function refuseFolder(path: string, names: string[]): Promise<never> {
   });
 }
 
-async function loadFromSources(
+/**
+ * Loads from byte sources keyed by file name (what loadSae and loadSaeFromFiles both come down to): only
+ * headers and the tensors encoding needs are read.
+ */
+export async function loadSaeFromSources(
   sources: Map<string, ByteSource>,
-  format: SaeFormat | undefined,
-  where: string,
+  format?: SaeFormat,
+  where = 'sae',
 ): Promise<Sae> {
   const chosen = format ?? detectSaeFormat(sources.keys());
   if (!chosen) {

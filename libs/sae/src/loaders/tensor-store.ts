@@ -39,13 +39,16 @@ export async function safetensorsStore(src: ByteSource): Promise<TensorStore> {
 
 export async function npzStore(src: ByteSource): Promise<TensorStore> {
   const npz = await openNpz(src);
-  // Shapes and dtypes come from each array's .npy header, so every entry is read once up front; the
-  // parsed arrays are views into those reads and are kept for `values`.
-  const arrays = new Map(await Promise.all(npz.names.map(async (n) => [n, await npz.read(n)] as const)));
+  // Only .npy headers are read here; array data is read when `values` asks for it.
+  const tensors = new Map<string, TensorInfo>();
+  for (const name of npz.names) tensors.set(name, { name, ...(await npz.header(name)) });
   return {
     file: src.name,
-    tensors: new Map([...arrays].map(([n, a]) => [n, { name: n, dtype: a.dtype, shape: a.shape }])),
-    values: async (name) => toFloat32(arrays.get(name)!.bytes, arrays.get(name)!.dtype),
+    tensors,
+    values: async (name) => {
+      const array = await npz.read(name);
+      return toFloat32(array.bytes, array.dtype);
+    },
   };
 }
 
