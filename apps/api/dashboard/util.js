@@ -28,10 +28,14 @@ export function ms(value) {
   return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${Math.round(value)} ms`;
 }
 
+/** A timestamp, short: the time alone when it is today, else day, month and time (full in tooltips). */
 export function when(value) {
   if (!value) return '–';
   const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleString('en-GB', { hour12: false });
+  if (Number.isNaN(d.getTime())) return String(value);
+  const time = d.toLocaleTimeString('en-GB', { hour12: false });
+  if (d.toDateString() === new Date().toDateString()) return time;
+  return `${d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short' })} ${time.slice(0, 5)}`;
 }
 
 /** Run status, worst first: the fleet sorts by this, then by the largest latest delta. */

@@ -78,8 +78,8 @@ export async function renderAlerts(root) {
       <td class="num">${a.openedAtStep ?? '–'}</td>
       <td class="num">${a.resolvedAtStep ?? ''}</td>
       <td class="status-cell">${esc(a.status)}${a.acknowledgedAt ? `<div class="small muted" data-acknowledged="true">ack ${esc(a.acknowledgedBy ?? '')} ${when(a.acknowledgedAt)}</div>` : ''}</td>
-      <td class="small" title="${esc(JSON.stringify(a.evidence ?? {}, null, 1))}">${esc(evidenceText(a.evidence))}</td>
-      <td class="small">${when(a.openedAt ?? a.createdAt)}</td>
+      <td class="small evidence" title="${esc(JSON.stringify(a.evidence ?? {}, null, 1))}">${esc(evidenceText(a.evidence))}</td>
+      <td class="small" title="${esc(a.openedAt ?? '')}">${when(a.openedAt ?? a.createdAt)}</td>
       <td>${a.status === 'open' && !a.acknowledgedAt ? `<button type="button" class="ack" data-ack="${esc(a.id)}">Acknowledge</button>` : ''}</td>
     </tr>`;
   }
