@@ -147,6 +147,8 @@ export function parseSparsifyCfg(cfg: Record<string, unknown>, file: string): Sp
   if (!Number.isSafeInteger(k) || (k as number) < 1) throw fieldError(file, 'k', k, 'a positive integer');
   const activation = cfg.activation ?? 'topk';
   if (activation !== 'topk') throw fieldError(file, 'activation', activation, '"topk"');
+  // Early versions (EleutherAI/sae) had "signed": top-k by absolute value, which this engine does not do.
+  if (cfg.signed === true) throw fieldError(file, 'signed', true, 'false (signed top-k is not supported)');
   const transcode = cfg.transcode ?? false;
   if (typeof transcode !== 'boolean') throw fieldError(file, 'transcode', transcode, 'true or false');
   const dIn = optionalDim(cfg, 'd_in', file, 'd_in');

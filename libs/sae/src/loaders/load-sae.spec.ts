@@ -228,6 +228,7 @@ test('bad cfg.json is refused naming the field', async () => {
   const notJson = saeLensFiles(W);
   notJson.set('cfg.json', Buffer.from('{"d_in": 6,'));
   await refuses(notJson, /^sae\/cfg.json: is not valid JSON/);
+  await refuses(sparsifyFiles(W, { k: 2, cfg: { signed: true } }), /field "signed" is true, expected false/);
   await refuses(
     sparsifyFiles(W, { k: 2, cfg: { activation: 'groupmax' } }),
     /field "activation" is "groupmax", expected "topk"/,
