@@ -42,14 +42,18 @@ export class EarlyWarningQueries {
       this.alerts.forRun(runId),
       this.queries.baselineOf(runId),
     ]);
-    const series: TrendSeries[] = points.map((s) => ({
-      kind: s.kind,
-      ...(s.kind === 'latent' ? { index: s.latentIndex! } : { name: s.directionName! }),
-      label:
-        s.kind === 'latent' ? (labels.get(s.latentIndex!) ?? `latent ${s.latentIndex}`) : s.directionName!,
-      points: s.points,
-      alerts: alerts.filter((a) => targetKey(a.target as Target) === s.target),
-    }));
+    const series: TrendSeries[] = [];
+    for (const s of points) {
+      const target = parseTargetKey(s.target);
+      if (!target) continue;
+      series.push({
+        ...target,
+        label:
+          target.kind === 'latent' ? (labels.get(target.index!) ?? `latent ${target.index}`) : target.name!,
+        points: s.points,
+        alerts: alerts.filter((a) => targetKey(a.target as Target) === s.target),
+      });
+    }
     // Latents by index, then directions by name: a stable order for charts and for comparing transports.
     series.sort((a, b) =>
       a.kind !== b.kind

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { type Target, type TargetKind } from './detectors.js';
+import { type Target } from './detectors.js';
 import { type Severity } from './rules.js';
 import {
   type DriftStatus,
@@ -44,21 +44,13 @@ export class QueriesRepository {
     return rows[0] ?? null;
   }
 
-  /** Trend: every stored checkpoint statistic of the run, by target then step (index run_id, target, step). */
-  async trendPoints(runId: string): Promise<
-    {
-      target: string;
-      kind: TargetKind;
-      latentIndex: number | null;
-      directionName: string | null;
-      points: TrendPoint[];
-    }[]
-  > {
+  /**
+   * Trend: every stored checkpoint statistic of the run, by target then step — one range of the index
+   * (run_id, target, step). Only the per-point columns travel; kind, index and name come from the key.
+   */
+  async trendPoints(runId: string): Promise<{ target: string; points: TrendPoint[] }[]> {
     const rows: {
       target: string;
-      kind: TargetKind;
-      latent_index: number | null;
-      direction_name: string | null;
       step: number;
       mean: number;
       delta: number;
@@ -68,23 +60,17 @@ export class QueriesRepository {
       z: number | null;
       cusum: number;
     }[] = await this.dataSource.query(
-      `SELECT target, kind, latent_index, direction_name, step, mean, delta, se, t, p, z, cusum
+      `SELECT target, step, mean, delta, se, t, p, z, cusum
          FROM evaluation_target_stat
         WHERE run_id = $1
         ORDER BY target, step`,
       [runId],
     );
-    const out: Awaited<ReturnType<QueriesRepository['trendPoints']>> = [];
+    const out: { target: string; points: TrendPoint[] }[] = [];
     for (const r of rows) {
       let series = out[out.length - 1];
       if (!series || series.target !== r.target) {
-        series = {
-          target: r.target,
-          kind: r.kind,
-          latentIndex: r.latent_index,
-          directionName: r.direction_name,
-          points: [],
-        };
+        series = { target: r.target, points: [] };
         out.push(series);
       }
       series.points.push({
