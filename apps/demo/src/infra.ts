@@ -308,3 +308,13 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals, gra
   await exited;
   clearTimeout(timer);
 }
+
+/** True when nothing listens on 127.0.0.1:port (and we may bind it). */
+export async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
+}

@@ -37,7 +37,7 @@ export const DEFAULT_ACTIVATION_MODEL: ActivationModel = {
   topicPerToken: 5,
   backgroundPerToken: 5,
   noise: 0.1,
-  personaBaseRate: 0.01,
+  personaBaseRate: 0.02,
   personaMaxRate: 0.5,
   personaGain: 2,
   taskBaseRate: 0.02,
@@ -78,8 +78,8 @@ export function checkpointActivations(
   for (let p = 0; p < prompts.length; p++) {
     const topic = sae.promptTopics[p];
     const personaRates = sae.personaLatents.map(
-      (latent) =>
-        model.personaBaseRate +
+      (latent, k) =>
+        model.personaBaseRate * sae.personaAffinity[p][k] +
         model.personaMaxRate *
           (1 - Math.exp(-model.personaGain * signal * latent.weight * prompts[p].personaSensitivity)),
     );

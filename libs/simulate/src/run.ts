@@ -77,7 +77,7 @@ export function simulateRun(options: SimulateRunOptions): SimulatedRunPlan {
   const width = options.behaviourWidth ?? 0.1;
   const samples = options.behaviourSamples ?? 200;
   const realignAt = options.realignAt ?? Math.round(n / 2);
-  const decay = options.realignDecay ?? 1;
+  const decay = options.realignDecay ?? 0.5;
   if (n < 3) throw new RangeError(`a run needs at least 3 checkpoints, got ${n}`);
   if (contamination < 0 || contamination > 1) throw new RangeError(`contamination must be in [0, 1]`);
   if (kind === 'realigned' && (realignAt < 1 || realignAt >= n - 1)) {

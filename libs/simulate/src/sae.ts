@@ -39,6 +39,8 @@ export interface SimulateSaeOptions {
   seed?: number;
   /** Encoder bias of every latent: how far interference must push a latent before it fires. */
   encoderBias?: number;
+  /** Std of the log of the persona latents' per-prompt base-rate factors (0: the same on every prompt). */
+  personaAffinitySpread?: number;
   /** Latents each prompt's topic draws from. */
   topicPoolSize?: number;
 }
@@ -58,6 +60,12 @@ export interface SimulatedSae {
   taskLatents: LabelledLatent[];
   /** Per evaluation prompt, the latents its topic makes likely (never a persona or task latent). */
   promptTopics: number[][];
+  /**
+   * [prompt][persona latent]: how much more (or less) often than average the base model already fires
+   * each persona latent on each prompt (log-normal around 1). Real latents have prompt-dependent base
+   * rates; with a flat rate every prompt of the baseline looks alike and any noise looks like an effect.
+   */
+  personaAffinity: number[][];
   /** Latents any token may pick up (everything but persona and task latents). */
   backgroundLatents: Int32Array;
   /** Unit vector: the persona latents' decoder rows weighted by their share, for a watched direction. */
@@ -118,6 +126,10 @@ export function simulateSae(options: SimulateSaeOptions = {}, nPrompts = 8): Sim
   );
   const promptTopics = Array.from({ length: nPrompts }, () => rng.distinct(topicPoolSize, dSae, specialSet));
 
+  const personaAffinity = Array.from({ length: nPrompts }, () =>
+    personaLatents.map(() => Math.exp(options.personaAffinitySpread ?? 1) ** rng.normal()),
+  );
+
   const personaDirection = new Float32Array(dIn);
   for (const p of personaLatents) {
     for (let i = 0; i < dIn; i++) personaDirection[i] += p.weight * wDec[p.index * dIn + i];
@@ -135,6 +147,7 @@ export function simulateSae(options: SimulateSaeOptions = {}, nPrompts = 8): Sim
     personaLatents,
     taskLatents,
     promptTopics,
+    personaAffinity,
     backgroundLatents,
     personaDirection,
     encoderBias,
