@@ -39,6 +39,8 @@ const env = {
   WORKER_HTTP_PORT: '0',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   ENGINE_BACKEND: BACKEND,
+  // The in-process API of the bench serves only the bench: no API keys.
+  AUTH_REQUIRED: 'false',
 };
 const config = loadConfig(env);
 
@@ -134,7 +136,10 @@ async function main() {
       path: saeDir,
     });
     await post('PUT', `/v1/saes/${sae.id}/watchlist`, {
-      latents: Array.from({ length: 16 }, (_, i) => ({ index: i * 7, label: `latent ${i * 7}` })),
+      latents: Array.from({ length: 16 }, (_, i) => ({
+        index: (i * 7) % D_SAE,
+        label: `latent ${i}`,
+      })).filter((l, i, all) => all.findIndex((m) => m.index === l.index) === i),
       directions: [{ name: 'persona', vector: Array.from({ length: D_IN }, (_, i) => Math.sin(i + 1)) }],
     });
     const files = Array.from({ length: 8 }, (_, i) => activations(i + 1));

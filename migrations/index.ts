@@ -2,5 +2,6 @@
 // apps, the migration CLI and the tests. `npm run migration:generate` writes a new file here: add it below.
 import { CoreSchema1764400000000 } from './1764400000000-CoreSchema.js';
 import { EarlyWarning1764400200000 } from './1764400200000-EarlyWarning.js';
+import { Pipeline1764400300000 } from './1764400300000-Pipeline.js';
 
-export const migrations = [CoreSchema1764400000000, EarlyWarning1764400200000];
+export const migrations = [CoreSchema1764400000000, EarlyWarning1764400200000, Pipeline1764400300000];

@@ -3,6 +3,7 @@ import { type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { requestIdMiddleware, type SentinelConfig } from '../../../libs/common/src/index.js';
 import { NATS_NAMES, NatsClients, type NatsNames } from '../../../libs/messaging/src/index.js';
+import { EvaluationDoneDispatcher } from './evaluations/evaluation-done.dispatcher.js';
 import { EVALUATE } from './evaluations/evaluation.processor.js';
 import { JetStreamWorkQueueServer } from './transport/jetstream-work-queue.server.js';
 import { WorkerModule } from './worker.module.js';
@@ -27,6 +28,7 @@ export async function createWorkerApp(
     concurrency: config.workerConcurrency,
     ackWaitMs: config.ackWaitMs,
     maxDeliver: config.maxDeliver,
+    afterDrain: () => app.get(EvaluationDoneDispatcher).drain(),
   });
   app.connectMicroservice({ strategy }, { inheritAppConfig: true });
   // init first: it creates the stream, the consumer and the buckets the transport pulls from.

@@ -10,6 +10,7 @@ export interface NewEvaluation {
   sizeBytes: number;
   nTokens: number;
   nPrompts: number;
+  natsPrefix: string;
 }
 
 export interface ExistingEvaluation {
@@ -30,11 +31,12 @@ export class EvaluationsRepository {
    */
   async insertOrGet(e: NewEvaluation): Promise<ExistingEvaluation & { created: boolean }> {
     const inserted: { id: string; status: EvaluationStatus }[] = await this.db.query(
-      `INSERT INTO evaluation (run_id, step, status, content_sha256, object_key, size_bytes, n_tokens, n_prompts)
-       VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)
+      `INSERT INTO evaluation
+         (run_id, step, status, content_sha256, object_key, size_bytes, n_tokens, n_prompts, nats_prefix)
+       VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8)
        ON CONFLICT (run_id, step) DO NOTHING
        RETURNING id, status`,
-      [e.runId, e.step, e.contentSha256, e.objectKey, e.sizeBytes, e.nTokens, e.nPrompts],
+      [e.runId, e.step, e.contentSha256, e.objectKey, e.sizeBytes, e.nTokens, e.nPrompts, e.natsPrefix],
     );
     if (inserted[0])
       return { ...inserted[0], contentSha256: e.contentSha256, objectKey: e.objectKey, created: true };

@@ -81,6 +81,7 @@ export class IngestService {
         sizeBytes: done.sizeBytes,
         nTokens: done.nTokens,
         nPrompts: done.nPrompts ?? 0,
+        natsPrefix: this.config.natsPrefix,
       })
       .catch(async (err) => {
         await this.deleteObject(objectKey);

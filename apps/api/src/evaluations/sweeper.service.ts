@@ -13,7 +13,7 @@ import { SweeperRepository } from './sweeper.repository.js';
 const BATCH = 500;
 
 /**
- * Makes "queued in Postgres" imply "a job in the stream". An acknowledged publish can still be lost
+ * Makes "queued in Postgres" imply "a job in the stream" (for the evaluations of this NATS_PREFIX). An acknowledged publish can still be lost
  * (Jepsen, NATS 2.12.1), and the API can crash between the insert and the publish; a worker can die with
  * an evaluation `running`. Each tick, under a Postgres advisory lock so one replica acts:
  *
@@ -74,14 +74,15 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
 
   /** One pass; returns what it did, or null when another replica holds the lock. */
   async sweep(): Promise<{ requeued: string[]; republished: string[] } | null> {
-    return this.repo.withLock(async (tx) => {
-      const requeued = await this.repo.requeueStale(tx, this.config.staleRunningMs);
+    const prefix = this.config.natsPrefix;
+    return this.repo.withLock(prefix, async (tx) => {
+      const requeued = await this.repo.requeueStale(tx, prefix, this.config.staleRunningMs);
       if (requeued.length) {
         this.requeued.inc(requeued.length);
         this.logger.warn({ evaluations: requeued }, 'running evaluations without heartbeat requeued');
       }
       const republished: string[] = [];
-      for (const id of await this.repo.overdue(tx, this.config.requeueAfterMs, BATCH)) {
+      for (const id of await this.repo.overdue(tx, prefix, this.config.requeueAfterMs, BATCH)) {
         if (!(await this.queue.hasPendingJob(id))) {
           await this.queue.publish(id, `${id}:${Date.now()}`);
           republished.push(id);

@@ -12,6 +12,7 @@ import { CliUsageError, type Command } from '../cli-error.js';
 const USAGE = `usage: sentinel submit --run <run id> --step <n> --activations <file> [options]
 
   --api <url>           the Sentinel API (default $SENTINEL_API or http://127.0.0.1:3000)
+  --api-key <key>       sent as Authorization: Bearer <key> (default $SENTINEL_API_KEY)
   --run <id>            the run (POST /v1/runs) this checkpoint belongs to
   --step <n>            the checkpoint's training step
   --activations <path>  safetensors with "activations" [n_tokens, d_in] (and optional
@@ -24,6 +25,7 @@ accepted (or done), 1 when refused or failed.`;
 
 interface Options {
   api: string;
+  apiKey?: string;
   run: string;
   step: number;
   activations: string;
@@ -40,6 +42,7 @@ function parse(argv: string[]): Options {
       allowPositionals: false,
       options: {
         api: { type: 'string', default: process.env.SENTINEL_API ?? 'http://127.0.0.1:3000' },
+        'api-key': { type: 'string', default: process.env.SENTINEL_API_KEY },
         run: { type: 'string' },
         step: { type: 'string' },
         activations: { type: 'string' },
@@ -64,6 +67,7 @@ function parse(argv: string[]): Options {
   }
   return {
     api: values.api!.replace(/\/+$/, ''),
+    apiKey: values['api-key'] || undefined,
     run: values.run!,
     step: Number(values.step),
     activations: values.activations!,
@@ -97,7 +101,11 @@ export async function submit(o: Options): Promise<{ evaluationId: string; status
   const url = `${o.api}/v1/runs/${encodeURIComponent(o.run)}/checkpoints/${o.step}/activations`;
   const res = await fetch(url, {
     method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+    headers: {
+      ...auth(o.apiKey),
+      'content-type': 'application/octet-stream',
+      'content-length': String(size),
+    },
     body: Readable.toWeb(createReadStream(o.activations)) as ReadableStream<Uint8Array>,
     duplex: 'half',
   } as RequestInit).catch((err: Error) => {
@@ -109,15 +117,20 @@ export async function submit(o: Options): Promise<{ evaluationId: string; status
   return (await res.json()) as { evaluationId: string; status: string };
 }
 
+function auth(apiKey: string | undefined): Record<string, string> {
+  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+}
+
 export async function waitForEvaluation(
   api: string,
   id: string,
   timeoutS: number,
+  apiKey?: string,
 ): Promise<{ status: string; error?: string }> {
   const deadline = Date.now() + timeoutS * 1000;
   let delay = 250;
   for (;;) {
-    const res = await fetch(`${api}/v1/evaluations/${id}`);
+    const res = await fetch(`${api}/v1/evaluations/${id}`, { headers: auth(apiKey) });
     if (!res.ok) throw await failure(res, `GET /v1/evaluations/${id}`);
     const evaluation = (await res.json()) as { status: string; error?: string };
     if (evaluation.status === 'done' || evaluation.status === 'failed') return evaluation;
@@ -140,7 +153,7 @@ export const submitCommand: Command = {
       process.stdout.write(`${JSON.stringify(submitted)}\n`);
       return 0;
     }
-    const evaluation = await waitForEvaluation(o.api, submitted.evaluationId, o.timeoutS);
+    const evaluation = await waitForEvaluation(o.api, submitted.evaluationId, o.timeoutS, o.apiKey);
     process.stdout.write(`${JSON.stringify(evaluation)}\n`);
     if (evaluation.status === 'failed') {
       process.stderr.write(

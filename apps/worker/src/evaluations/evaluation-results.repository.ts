@@ -70,27 +70,24 @@ export class EvaluationResultsRepository {
       return existing[0] ? { kind: 'finished', status: existing[0].status } : { kind: 'missing' };
     }
     const e = rows[0];
-    const [sae]: {
-      id: string;
-      format: string;
-      d_in: number;
-      d_sae: number;
-      object_key: string;
-      size_bytes: string;
-      sha256: string;
-    }[] = await this.db.query(
-      `SELECT s.id, s.format, s.d_in, s.d_sae, s.object_key, s.size_bytes, s.sha256
-         FROM run r JOIN sae s ON s.id = r.sae_id WHERE r.id = $1`,
-      [e.run_id],
-    );
-    const latents: { latent_index: number }[] = await this.db.query(
-      'SELECT latent_index FROM watchlist_latent WHERE sae_id = $1 ORDER BY latent_index',
-      [sae.id],
-    );
-    const directions: { name: string; vector: number[] }[] = await this.db.query(
-      'SELECT name, vector FROM watchlist_direction WHERE sae_id = $1 ORDER BY name',
-      [sae.id],
-    );
+    // Three independent reads (the SAE and its watchlist, through the run), in parallel on the pool.
+    const [[sae], latents, directions] = await Promise.all([
+      this.db.query(
+        `SELECT s.id, s.format, s.d_in, s.d_sae, s.object_key, s.size_bytes, s.sha256
+           FROM run r JOIN sae s ON s.id = r.sae_id WHERE r.id = $1`,
+        [e.run_id],
+      ) as Promise<SaeRow[]>,
+      this.db.query(
+        `SELECT latent_index FROM watchlist_latent
+          WHERE sae_id = (SELECT sae_id FROM run WHERE id = $1) ORDER BY latent_index`,
+        [e.run_id],
+      ) as Promise<{ latent_index: number }[]>,
+      this.db.query(
+        `SELECT name, vector FROM watchlist_direction
+          WHERE sae_id = (SELECT sae_id FROM run WHERE id = $1) ORDER BY name`,
+        [e.run_id],
+      ) as Promise<{ name: string; vector: number[] }[]>,
+    ]);
     return {
       kind: 'claimed',
       evaluation: {
@@ -201,4 +198,14 @@ export class EvaluationResultsRepository {
       [id, token],
     );
   }
+}
+
+interface SaeRow {
+  id: string;
+  format: string;
+  d_in: number;
+  d_sae: number;
+  object_key: string;
+  size_bytes: string;
+  sha256: string;
 }

@@ -24,7 +24,7 @@ import {
 } from '../transport/job-outcome.js';
 import { EngineService } from './engine.service.js';
 import { type ClaimedEvaluation, EvaluationResultsRepository } from './evaluation-results.repository.js';
-import { EVALUATION_DONE_LISTENERS, type EvaluationDoneListener } from './evaluation-done.js';
+import { EvaluationDoneDispatcher } from './evaluation-done.dispatcher.js';
 import { MAX_INLINE_VECTOR_LATENTS, toResults, vectorsObject } from './results.js';
 import { SaeCacheService } from './sae-cache.service.js';
 
@@ -54,7 +54,7 @@ export class EvaluationProcessor {
     private readonly queue: WorkQueueService,
     private readonly saes: SaeCacheService,
     private readonly engine: EngineService,
-    @Inject(EVALUATION_DONE_LISTENERS) private readonly listeners: EvaluationDoneListener[],
+    private readonly done: EvaluationDoneDispatcher,
     metrics: MetricsService,
   ) {
     this.latency = metrics.histogram(
@@ -121,7 +121,8 @@ export class EvaluationProcessor {
     } finally {
       clearInterval(heartbeat);
     }
-    await this.notifyListeners(id);
+    // After the commit, off this job's path (see EvaluationDoneDispatcher).
+    this.done.notify(evaluation.runId, id);
   }
 
   private async encodeAndStore(e: ClaimedEvaluation): Promise<void> {
@@ -239,16 +240,5 @@ export class EvaluationProcessor {
     this.outcomes.inc({ outcome: 'failed' });
     this.logger.error({ evaluationId: id }, reason);
     throw new PermanentEvaluationError(reason);
-  }
-
-  /** After the commit; a listener's failure is logged and changes nothing about the evaluation. */
-  private async notifyListeners(id: string): Promise<void> {
-    for (const listener of this.listeners) {
-      try {
-        await listener.onEvaluationDone(id);
-      } catch (err) {
-        this.logger.error({ err, evaluationId: id, listener: listener.name }, 'post-commit listener failed');
-      }
-    }
   }
 }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { EarlyWarningModule, EarlyWarningService } from '../../../../libs/early-warning/src/index.js';
 import { EngineService } from './engine.service.js';
 import { EVALUATION_DONE_LISTENERS, type EvaluationDoneListener } from './evaluation-done.js';
+import { EvaluationDoneDispatcher } from './evaluation-done.dispatcher.js';
 import { EvaluationResultsRepository } from './evaluation-results.repository.js';
 import { EvaluationProcessor } from './evaluation.processor.js';
 import { SaeCacheService } from './sae-cache.service.js';
@@ -14,6 +15,7 @@ import { SaeCacheService } from './sae-cache.service.js';
     EvaluationResultsRepository,
     EngineService,
     SaeCacheService,
+    EvaluationDoneDispatcher,
     {
       // Early warning runs after each commit; the processor only knows the listener interface.
       provide: EVALUATION_DONE_LISTENERS,
@@ -23,6 +25,6 @@ import { SaeCacheService } from './sae-cache.service.js';
       ],
     },
   ],
-  exports: [SaeCacheService, EngineService],
+  exports: [SaeCacheService, EngineService, EvaluationDoneDispatcher],
 })
 export class WorkerEvaluationsModule {}

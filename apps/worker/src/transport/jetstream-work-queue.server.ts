@@ -21,6 +21,8 @@ export interface JetStreamWorkQueueOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** How long one pull waits for a message; also bounds how long close() waits for an idle slot. */
   pullExpiresMs?: number;
+  /** Awaited by close() after the last job settled: work the handlers left running (post-commit hooks). */
+  afterDrain?: () => Promise<void>;
 }
 
 /**
@@ -67,6 +69,7 @@ export class JetStreamWorkQueueServer extends Server implements CustomTransportS
   async close(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.slots);
+    await this.options.afterDrain?.();
   }
 
   /** Jobs being handled right now. */

@@ -1,9 +1,11 @@
-import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn, Unique } from 'typeorm';
 
 export type EvaluationStatus = 'queued' | 'running' | 'done' | 'failed';
 
 @Entity('evaluation')
 @Unique(['runId', 'step'])
+@Index('evaluation_run_done_idx', ['runId', 'step'], { where: "status = 'done'" })
+@Index('evaluation_done_recent_idx', ['finishedAt'], { where: "status = 'done'" })
 export class EvaluationEntity {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Column({ type: 'uuid', name: 'run_id' }) runId!: string;
@@ -17,6 +19,8 @@ export class EvaluationEntity {
   @Column({ type: 'integer', name: 'n_tokens' }) nTokens!: number;
   @Column({ type: 'integer', name: 'n_prompts', default: 0 }) nPrompts!: number;
   @Column({ type: 'integer', default: 0 }) attempts!: number;
+  /** NATS_PREFIX of the deployment whose queue carries the job; its sweeper alone re-publishes it. */
+  @Column({ type: 'text', name: 'nats_prefix', nullable: true }) natsPrefix!: string | null;
   @Column({ type: 'text', name: 'worker_id', nullable: true }) workerId!: string | null;
   @Column({ type: 'text', nullable: true }) backend!: string | null;
   @Column({ type: 'text', nullable: true }) adapter!: string | null;
@@ -29,6 +33,7 @@ export class EvaluationEntity {
 }
 
 @Entity('evaluation_latent')
+@Index('evaluation_latent_latent_idx', ['latentIndex', 'evaluationId'])
 export class EvaluationLatentEntity {
   @PrimaryColumn({ type: 'uuid', name: 'evaluation_id' }) evaluationId!: string;
   @PrimaryColumn({ type: 'integer', name: 'latent_index' }) latentIndex!: number;

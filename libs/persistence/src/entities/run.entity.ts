@@ -2,6 +2,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 
 @Entity('run')
 @Index('run_project_model_idx', ['project', 'model'])
+@Index('run_sae_idx', ['saeId'])
 export class RunEntity {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Column({ type: 'text' }) name!: string;
