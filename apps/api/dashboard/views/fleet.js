@@ -38,6 +38,10 @@ export async function renderFleet(root) {
   const body = root.querySelector('#fleet-body');
   const summary = root.querySelector('#fleet-summary');
   let state = null;
+  // The riskiest rows first, a few hundred at a time: laying out a 1,000-row table costs a second on a
+  // slow laptop, and the runs that need a look are at the top anyway.
+  const PAGE = 250;
+  let limit = PAGE;
 
   async function load() {
     const [runs, saes, openAlerts] = await Promise.all([
@@ -114,6 +118,7 @@ export async function renderFleet(root) {
       )
       .join('');
     const html = visible
+      .slice(0, limit)
       .map((r) => {
         const cells = r.cells
           .map((c, i) => {
@@ -134,10 +139,13 @@ export async function renderFleet(root) {
       })
       .join('');
     body.innerHTML = `
-      <p class="muted legend">${visible.length} of ${rows.length} runs · cells: latest Δ from baseline of each watched target (red rising, blue falling; hover for the statistic)</p>
-      <div class="table-wrap"><table class="fleet" id="fleet-table">
+      <p class="muted legend">${visible.length} of ${rows.length} runs${visible.length > limit ? ` (the riskiest ${limit} shown)` : ''} · cells: latest Δ from baseline of each watched target (red rising, blue falling; hover for the statistic)</p>
+      <div class="table-wrap"><table class="fleet" id="fleet-table" style="min-width:${40 + 6.5 * targets.length}rem">
+        <colgroup><col style="width:6.5rem" /><col /><col style="width:8rem" /><col style="width:11rem" />
+          <col style="width:4.5rem" /><col style="width:4.5rem" />${targets.map(() => '<col style="width:6.5rem" />').join('')}</colgroup>
         <thead><tr><th>status</th><th>run</th><th>project</th><th>model</th><th class="num">step</th><th class="num" title="open alerts">alerts</th>${head}</tr></thead>
         <tbody>${html || `<tr><td colspan="${6 + targets.length}" class="empty">No run matches the filters.</td></tr>`}</tbody>
+        ${visible.length > limit ? `<tfoot><tr><td colspan="${6 + targets.length}" class="more"><button type="button" id="fleet-more">Show ${Math.min(PAGE, visible.length - limit)} more of ${visible.length - limit} (riskiest first)</button></td></tr></tfoot>` : ''}
       </table></div>`;
   }
 
@@ -161,6 +169,11 @@ export async function renderFleet(root) {
   root.querySelector('select[name=status]').value = filters.status;
   // A whole row is a link (the name is the keyboard-reachable one).
   body.addEventListener('click', (event) => {
+    if (event.target.closest('#fleet-more')) {
+      limit += PAGE;
+      draw();
+      return;
+    }
     if (event.target.closest('a')) return;
     const tr = event.target.closest('tr[data-run-id]');
     if (tr) window.location.hash = `#/runs/${encodeURIComponent(tr.dataset.runId)}`;
