@@ -31,7 +31,9 @@ const PROJECTS = 10;
 
 const base = new URL(loadConfig().databaseUrl);
 const url = new URL(base);
-url.pathname = `/sentinel_bench_queries_${randomBytes(3).toString('hex')}`;
+// BENCH_DATABASE: measure an already loaded database (kept by an earlier BENCH_KEEP_DB=1 run) again.
+const reuse = process.env.BENCH_DATABASE;
+url.pathname = `/${reuse ?? `sentinel_bench_queries_${randomBytes(3).toString('hex')}`}`;
 const databaseUrl = url.toString();
 
 function log(message: string) {
@@ -166,6 +168,7 @@ async function load(dataSource: DataSource): Promise<void> {
 
 interface Stats {
   n: number;
+  errors: number;
   p50: number;
   p99: number;
   mean: number;
@@ -173,11 +176,12 @@ interface Stats {
   perSecond: number;
 }
 
-function summarize(samples: number[], wallMs: number): Stats {
+function summarize(samples: number[], errors: number, wallMs: number): Stats {
   const sorted = [...samples].sort((a, b) => a - b);
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
   return {
     n: samples.length,
+    errors,
     p50: q(0.5),
     p99: q(0.99),
     mean: samples.reduce((a, b) => a + b, 0) / samples.length,
@@ -188,6 +192,7 @@ function summarize(samples: number[], wallMs: number): Stats {
 
 async function measure(fn: (i: number) => Promise<unknown>, clients: number, total: number): Promise<Stats> {
   const samples: number[] = [];
+  let errors = 0;
   let next = 0;
   const start = performance.now();
   await Promise.all(
@@ -195,12 +200,17 @@ async function measure(fn: (i: number) => Promise<unknown>, clients: number, tot
       while (next < total) {
         const i = next++;
         const t = performance.now();
-        await fn(i);
-        samples.push(performance.now() - t);
+        try {
+          await fn(i);
+          samples.push(performance.now() - t);
+        } catch {
+          // e.g. no pool connection within the 5 s connect timeout: counted, not timed
+          errors++;
+        }
       }
     }),
   );
-  return summarize(samples, performance.now() - start);
+  return summarize(samples, errors, performance.now() - start);
 }
 
 /** A DataSource stand-in that remembers the SQL of the last call, to EXPLAIN exactly what ran. */
@@ -217,12 +227,12 @@ function recording(ds: DataSource) {
 
 async function main() {
   log(`database ${url.pathname.slice(1)}: ${RUNS} runs × ${CHECKPOINTS} checkpoints × ${LATENTS} latents`);
-  await runMigrations(databaseUrl);
+  if (!reuse) await runMigrations(databaseUrl);
   const ds = createDataSource(databaseUrl, 'bench-queries');
   await ds.initialize();
   try {
     const loadStart = performance.now();
-    await load(ds);
+    if (!reuse) await load(ds);
     const loadSeconds = (performance.now() - loadStart) / 1000;
     const [counts] = await ds.query(
       `SELECT (SELECT count(*) FROM evaluation_target_stat)::int AS stats,
@@ -291,7 +301,8 @@ async function main() {
       const alone = await measure(c.fn, 1, ITERATIONS);
       const call = [...calls].reverse().find((x) => c.explainCall(x.sql));
       const concurrent = await measure(c.fn, CLIENTS, ITERATIONS * 4);
-      const fmt = (s: Stats) => `${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} ms`;
+      const fmt = (s: Stats) =>
+        `${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} ms${s.errors ? ` (${s.errors} failed)` : ''}`;
       rows.push(
         `| ${c.name} | ${fmt(alone)} | ${alone.perSecond.toFixed(0)} | ${fmt(concurrent)} | ${concurrent.perSecond.toFixed(0)} |`,
       );
@@ -324,7 +335,7 @@ ${rows.join('\n')}
 ${plans.join('\n\n')}`);
   } finally {
     await ds.destroy();
-    if (!process.env.BENCH_KEEP_DB) await dropDatabase(databaseUrl);
+    if (!process.env.BENCH_KEEP_DB && !reuse) await dropDatabase(databaseUrl);
   }
 }
 

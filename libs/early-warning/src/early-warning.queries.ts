@@ -35,13 +35,11 @@ export class EarlyWarningQueries {
   ) {}
 
   async runTrend(runId: string): Promise<RunTrend> {
-    const run = await this.requireRun(runId);
-    const [points, labels, alerts, baseline] = await Promise.all([
-      this.queries.trendPoints(runId),
-      this.queries.labels(run.sae_id),
-      this.alerts.forRun(runId),
-      this.queries.baselineOf(runId),
-    ]);
+    // Two round trips: the context (run, labels, baseline), then points and alerts side by side.
+    const context = UUID.test(runId) ? await this.queries.trendContext(runId) : null;
+    if (!context) throw new QueryError('not_found', `run ${runId} not found`);
+    const { labels, baseline } = context;
+    const [points, alerts] = await Promise.all([this.queries.trendPoints(runId), this.alerts.forRun(runId)]);
     const series: TrendSeries[] = [];
     for (const s of points) {
       const target = parseTargetKey(s.target);

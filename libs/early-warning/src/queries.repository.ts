@@ -45,6 +45,34 @@ export class QueriesRepository {
   }
 
   /**
+   * What the trend needs besides its points, in one round trip: the run, its SAE's latent labels and the
+   * baseline checkpoint the stored statistics were computed against.
+   */
+  async trendContext(runId: string): Promise<{
+    saeId: string;
+    labels: Map<number, string>;
+    baseline: { runId: string; step: number } | null;
+  } | null> {
+    const rows: {
+      sae_id: string;
+      labels: Record<string, string> | null;
+      baseline: { runId: string; step: number } | null;
+    }[] = await this.dataSource.query(
+      `SELECT r.sae_id,
+              (SELECT json_object_agg(w.latent_index, w.label) FROM watchlist_latent w WHERE w.sae_id = r.sae_id)
+                AS labels,
+              (SELECT json_build_object('runId', e.run_id, 'step', e.step)
+                 FROM evaluation_target_stat s JOIN evaluation e ON e.id = s.baseline_evaluation_id
+                WHERE s.run_id = r.id LIMIT 1) AS baseline
+         FROM run r WHERE r.id = $1`,
+      [runId],
+    );
+    if (!rows[0]) return null;
+    const labels = new Map(Object.entries(rows[0].labels ?? {}).map(([k, v]) => [Number(k), v]));
+    return { saeId: rows[0].sae_id, labels, baseline: rows[0].baseline };
+  }
+
+  /**
    * Trend: every stored checkpoint statistic of the run, by target then step — one range of the index
    * (run_id, target, step). Only the per-point columns travel; kind, index and name come from the key.
    */
@@ -85,23 +113,6 @@ export class QueriesRepository {
       });
     }
     return out;
-  }
-
-  async baselineOf(runId: string): Promise<{ runId: string; step: number } | null> {
-    const rows: { run_id: string; step: number }[] = await this.dataSource.query(
-      `SELECT e.run_id, e.step FROM evaluation_target_stat s JOIN evaluation e ON e.id = s.baseline_evaluation_id
-        WHERE s.run_id = $1 LIMIT 1`,
-      [runId],
-    );
-    return rows[0] ? { runId: rows[0].run_id, step: rows[0].step } : null;
-  }
-
-  async labels(saeId: string): Promise<Map<number, string>> {
-    const rows: { latent_index: number; label: string }[] = await this.dataSource.query(
-      `SELECT latent_index, label FROM watchlist_latent WHERE sae_id = $1`,
-      [saeId],
-    );
-    return new Map(rows.map((r) => [r.latent_index, r.label]));
   }
 
   /** The rising latents of one evaluation of the run: the given step, or the latest step that has them. */
