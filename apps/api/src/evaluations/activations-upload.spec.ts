@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import { writeNpy, writeSafetensors } from '../../../../libs/sae/src/index.js';
+import { ActivationsUploadCheck, UploadRejectedError } from './activations-upload.js';
+
+const D_IN = 8;
+
+function file(dtype: 'F32' | 'F16' | 'BF16', poison?: { at: number; value: number }): Buffer {
+  const data = Float32Array.from({ length: 32 * D_IN }, (_, i) => Math.sin(i));
+  if (poison) data[poison.at] = poison.value;
+  return writeSafetensors({
+    prompt_offsets: { dtype: 'I32', shape: [3], data: [0, 10, 32] },
+    activations: { dtype, shape: [32, D_IN], data },
+  });
+}
+
+/** Feeds the bytes in pieces of `size`, then finishes; returns the error or the result. */
+function feed(bytes: Uint8Array, size: number, limitBytes = 1 << 20) {
+  const check = new ActivationsUploadCheck({ expectedDIn: D_IN, limitBytes, source: 'upload' });
+  try {
+    for (let i = 0; i < bytes.length; i += size) check.push(bytes.subarray(i, i + size));
+    return check.finish();
+  } catch (err) {
+    if (err instanceof UploadRejectedError) return err;
+    throw err;
+  }
+}
+
+test('a valid file passes in any chunking, with its sha256 and shape', () => {
+  for (const dtype of ['F32', 'F16', 'BF16'] as const) {
+    const bytes = file(dtype);
+    for (const size of [1, 3, 7, 64, bytes.length]) {
+      const result = feed(bytes, size);
+      assert.ok(!(result instanceof Error), `${dtype} in ${size}-byte chunks: ${String(result)}`);
+      assert.equal(result.sha256, createHash('sha256').update(bytes).digest('hex'));
+      assert.deepEqual(
+        [result.nTokens, result.dIn, result.nPrompts, result.sizeBytes],
+        [32, D_IN, 2, bytes.length],
+      );
+    }
+  }
+});
+
+test('the first NaN or ±Inf is named by token, whatever the chunking and dtype', () => {
+  for (const dtype of ['F32', 'F16', 'BF16'] as const) {
+    for (const [value, name] of [
+      [NaN, 'NaN'],
+      [Infinity, 'Infinity'],
+      [-Infinity, '-Infinity'],
+    ] as const) {
+      for (const size of [1, 5, 4096]) {
+        const err = feed(file(dtype, { at: 21 * D_IN + 6, value }), size);
+        assert.ok(err instanceof UploadRejectedError, `${dtype} ${name} ${size}`);
+        assert.equal(err.status, 400);
+        assert.match(err.message, new RegExp(`has ${name} at token 21 \\(element \\[21, 6\\]\\)`));
+      }
+    }
+  }
+});
+
+test('a .npy upload is checked the same way', () => {
+  const data = Float32Array.from({ length: 4 * D_IN }, (_, i) => i);
+  data[3 * D_IN + 1] = NaN;
+  const err = feed(writeNpy({ dtype: 'F32', shape: [4, D_IN], data }), 3);
+  assert.ok(err instanceof UploadRejectedError);
+  assert.match(err.message, /NaN at token 3 \(element \[3, 1\]\)/);
+});
+
+test('size: over the limit (413), truncated, trailing bytes, not a header at all', () => {
+  const bytes = file('F32');
+  const over = feed(bytes, 100, 1024);
+  assert.ok(over instanceof UploadRejectedError);
+  assert.equal(over.status, 413);
+  const truncated = feed(bytes.subarray(0, bytes.length - 1), 100);
+  assert.ok(truncated instanceof UploadRejectedError);
+  assert.match(truncated.message, /truncated, \d+ bytes received but the header describes \d+ bytes/);
+  const trailing = feed(Buffer.concat([bytes, Buffer.from('xx')]), 100);
+  assert.ok(trailing instanceof UploadRejectedError);
+  assert.match(trailing.message, /after the end of the tensor data/);
+  const short = feed(Buffer.from('tiny'), 1);
+  assert.ok(short instanceof UploadRejectedError);
+  assert.match(short.message, /before the end of its header/);
+});
+
+test('wrong d_in is 422 and names both widths', () => {
+  const check = new ActivationsUploadCheck({ expectedDIn: 16, limitBytes: 1 << 20, source: 'upload' });
+  assert.throws(
+    () => check.push(file('F32')),
+    (err: UploadRejectedError) =>
+      err.status === 422 && /d_in 8 but the run's SAE encodes d_in 16/.test(err.message),
+  );
+});
