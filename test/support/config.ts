@@ -6,7 +6,9 @@ import { loadConfig, type SentinelConfig } from '../../libs/common/src/index.js'
  * optionally with a fresh sub-prefix so one test file's streams never meet another's.
  */
 export function testConfig(overrides: Record<string, string> = {}, isolateNats = true): SentinelConfig {
+  // Feature tests run without API keys; test/auth turns AUTH_REQUIRED on and checks every route.
   const env: Record<string, string | undefined> = {
+    AUTH_REQUIRED: 'false',
     ...process.env,
     HTTP_PORT: '0',
     GRPC_PORT: '0',

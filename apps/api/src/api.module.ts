@@ -7,6 +7,7 @@ import {
 } from '../../../libs/common/src/index.js';
 import { NatsHealthProbe, NatsModule, WorkQueueModule } from '../../../libs/messaging/src/index.js';
 import { DatabaseHealthProbe, PersistenceModule } from '../../../libs/persistence/src/index.js';
+import { AuthModule } from './auth/auth.module.js';
 import { EvaluationsModule } from './evaluations/evaluations.module.js';
 import { RunsModule } from './runs/runs.module.js';
 import { SaesModule } from './saes/saes.module.js';
@@ -25,6 +26,7 @@ export class ApiModule {
         NatsModule,
         HealthModule.forProbes([DatabaseHealthProbe, NatsHealthProbe]),
         MetricsModule,
+        AuthModule,
         WorkQueueModule,
         SaesModule,
         RunsModule,

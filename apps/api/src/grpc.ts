@@ -45,5 +45,6 @@ export function grpcOptions(config: SentinelConfig, port = config.grpcPort): Grp
 
 /** Adds the gRPC server to the API app; the caller starts it with app.startAllMicroservices(). */
 export function connectGrpc(app: INestApplication, config: SentinelConfig, port?: number): void {
-  app.connectMicroservice<GrpcOptions>(grpcOptions(config, port));
+  // inheritAppConfig: the app's global guard (API keys) and filters apply to gRPC methods too.
+  app.connectMicroservice<GrpcOptions>(grpcOptions(config, port), { inheritAppConfig: true });
 }

@@ -6,7 +6,9 @@ import {
   HttpStatus,
   Logger,
 } from '@nestjs/common';
+import { BaseRpcExceptionFilter } from '@nestjs/microservices';
 import { type Response } from 'express';
+import { type Observable } from 'rxjs';
 import { currentRequestId } from '../../../../libs/common/src/index.js';
 
 /** The one error body every endpoint returns: no stack traces, a message a person can act on. */
@@ -24,8 +26,11 @@ export interface ErrorBody {
 @Catch()
 export class HttpErrorsFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpErrors');
+  private readonly rpc = new BaseRpcExceptionFilter();
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(exception: unknown, host: ArgumentsHost): void | Observable<unknown> {
+    // The gRPC server shares the app's filters (inheritAppConfig); its errors stay gRPC status errors.
+    if (host.getType() === 'rpc') return this.rpc.catch(exception, host);
     const res = host.switchToHttp().getResponse<Response>();
     const body = toErrorBody(exception);
     if (body.statusCode >= 500) this.logger.error(exception instanceof Error ? exception : String(exception));

@@ -50,6 +50,10 @@ export interface SentinelConfig {
   engineBackend: BackendChoice;
   /** Use f16 weights on the GPU when the adapter supports shader-f16. */
   engineF16: boolean;
+  /** Require an API key on every REST and gRPC call but health, metrics and the dashboard's files. */
+  authRequired: boolean;
+  /** Requests a minute per API key, per API replica (0: no limit). */
+  rateLimitPerMinute: number;
 }
 
 function str(env: Env, name: string, fallback: string): string {
@@ -129,6 +133,8 @@ export function loadConfig(env: Env = process.env): SentinelConfig {
     saeCacheBytes: int(env, 'SAE_CACHE_BYTES', 4 * 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
     engineBackend: oneOf(env, 'ENGINE_BACKEND', BACKENDS, 'auto'),
     engineF16: bool(env, 'ENGINE_F16', false),
+    authRequired: bool(env, 'AUTH_REQUIRED', true),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 1200, 0, 1_000_000),
   };
 }
 
@@ -150,4 +156,6 @@ export const CONFIG_VARIABLES = [
   'SAE_CACHE_BYTES',
   'ENGINE_BACKEND',
   'ENGINE_F16',
+  'AUTH_REQUIRED',
+  'RATE_LIMIT_PER_MINUTE',
 ] as const;
