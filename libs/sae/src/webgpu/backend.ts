@@ -17,9 +17,17 @@ import {
   type EncodeOptions,
   type EncodeStats,
   type Sae,
+  type SaeArchitecture,
 } from '../types.js';
 import { autotuneKey, pickVariant, type TuneResult } from './autotune.js';
-import { ENCODE_VARIANTS, encodeKernelSource, type EncodeMode, type EncodeVariant } from './encode-kernel.js';
+import {
+  columnsPerUnit,
+  ENCODE_VARIANTS,
+  encodeKernelSource,
+  K_ALIGN,
+  type EncodeMode,
+  type EncodeVariant,
+} from './encode-kernel.js';
 import { GpuDeviceLostError, GpuOutOfMemoryError } from './errors.js';
 import { planEncode, shardColumns, type Shard } from './plan.js';
 
@@ -37,7 +45,8 @@ export interface WebGpuBackendOptions {
 }
 
 interface PreparedShard extends Shard {
-  w: GPUBuffer;
+  /** W_enc columns [colBase, colBase + cols): a [kPad × cols] buffer or a [kPad × cols/4] texture. */
+  w: GPUBuffer | GPUTexture;
   /** [2 × cols]: b_enc, then the jumprelu threshold (zeros otherwise). */
   bt: GPUBuffer;
 }
@@ -45,6 +54,7 @@ interface PreparedShard extends Shard {
 interface Prepared {
   kPad: number;
   f16: boolean;
+  texture: boolean;
   shards: PreparedShard[];
   bDec: GPUBuffer;
   bytes: number;
@@ -65,7 +75,7 @@ export class WebGpuBackend implements EncodeBackend {
   private readonly device: GPUDevice;
   private readonly prepared = new Map<Sae, Prepared>();
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
-  private readonly live = new Set<GPUBuffer>();
+  private readonly live = new Set<GPUBuffer | GPUTexture>();
   private lostReason?: string;
   private disposed = false;
   readonly f16: boolean;
@@ -96,6 +106,12 @@ export class WebGpuBackend implements EncodeBackend {
     return ENCODE_VARIANTS.filter((v) => this.subgroups || !v.subgroups);
   }
 
+  /** Variants that can encode an SAE of this d_in (a texture holds at most maxTextureDimension2D rows). */
+  variantsFor(dIn: number): EncodeVariant[] {
+    const kPad = Math.ceil(dIn / K_ALIGN) * K_ALIGN;
+    return this.variants.filter((v) => !v.texture || kPad <= this.device.limits.maxTextureDimension2D);
+  }
+
   private get maxBinding(): number {
     return this.device.limits.maxStorageBufferBindingSize;
   }
@@ -115,12 +131,16 @@ export class WebGpuBackend implements EncodeBackend {
     return buffer;
   }
 
-  private destroyBuffer(buffer: GPUBuffer): void {
+  private destroyBuffer(buffer: GPUBuffer | GPUTexture): void {
     if (this.live.delete(buffer)) buffer.destroy();
   }
 
   /** Runs `allocate`, turning a device out-of-memory into GpuOutOfMemoryError (after freeing `owned`). */
-  private async allocating<T>(what: string, owned: GPUBuffer[], allocate: () => T): Promise<T> {
+  private async allocating<T>(
+    what: string,
+    owned: (GPUBuffer | GPUTexture)[],
+    allocate: () => T,
+  ): Promise<T> {
     this.device.pushErrorScope('out-of-memory');
     let result: T | undefined;
     let thrown: unknown;
@@ -163,75 +183,61 @@ export class WebGpuBackend implements EncodeBackend {
   encodePipeline(
     variant: EncodeVariant,
     mode: EncodeMode,
-    sae: Sae,
+    architecture: SaeArchitecture,
     f16: boolean,
   ): Promise<GPUComputePipeline> {
-    const architecture = mode === 'store' ? 'standard' : sae.architecture;
-    const key = `encode/${variant.name}/${mode}/${architecture}/${f16 ? 'f16' : 'f32'}`;
-    return this.pipeline(key, encodeKernelSource({ variant, mode, architecture, f16 }));
+    const arch = mode === 'store' ? 'standard' : architecture;
+    const key = `encode/${variant.name}/${mode}/${arch}/${f16 ? 'f16' : 'f32'}`;
+    return this.pipeline(key, encodeKernelSource({ variant, mode, architecture: arch, f16 }));
   }
 
-  /** Uploads W_enc (column shards), b_enc, threshold and b_dec; kept until release(sae). */
-  async prepare(sae: Sae): Promise<Prepared> {
+  /**
+   * Uploads W_enc (column shards, in a buffer or a texture per shard as the variant reads it), b_enc,
+   * threshold and b_dec; kept until release(sae).
+   */
+  async prepare(sae: Sae, texture: boolean): Promise<Prepared> {
     this.checkAlive();
     const existing = this.prepared.get(sae);
-    if (existing) return existing;
+    if (existing?.texture === texture) return existing;
+    if (existing) this.release(sae);
     const f16 = this.f16;
     const weightBytes = f16 ? 2 : 4;
-    const kPad = Math.ceil(sae.dIn / 8) * 8;
+    const kPad = Math.ceil(sae.dIn / K_ALIGN) * K_ALIGN;
     const shardBytes = Math.min(this.options.shardBytes ?? this.maxBinding, this.maxBinding);
-    // 65535 workgroups of at least 8 columns per dispatch.
+    // A dispatch has at most 65535 workgroups of at least 8 columns; a texture row at most
+    // maxTextureDimension2D texels of 4 columns.
+    const maxCols = texture ? 4 * this.device.limits.maxTextureDimension2D : 65535 * 8;
     const shards = shardColumns(sae.dSae, kPad, weightBytes, shardBytes).flatMap((s) =>
-      splitCols(s, 65535 * 8),
+      splitCols(s, maxCols),
     );
-    const bytes = shards.reduce((t, s) => t + kPad * s.cols * weightBytes + 8 * s.cols, 0) + 4 * kPad;
+    const bytes =
+      shards.reduce((t, s) => t + kPad * alignUp(s.cols, 4) * weightBytes + 8 * s.cols, 0) + 4 * kPad;
     if (this.options.budgetBytes !== undefined && bytes > this.options.budgetBytes) {
       throw new GpuOutOfMemoryError(
         `SAE ${sae.source} needs ${bytes} B of GPU memory for its weights, the budget is ${this.options.budgetBytes} B`,
       );
     }
-    const owned: GPUBuffer[] = [];
+    const owned: (GPUBuffer | GPUTexture)[] = [];
     const { STORAGE: S, COPY_DST } = GPUBufferUsage;
     const prepared = await this.allocating(`the weights of ${sae.source}`, owned, () => {
       const out: PreparedShard[] = [];
       for (const s of shards) {
-        const w = this.createBuffer(
-          kPad * s.cols * weightBytes,
-          S | COPY_DST,
-          `W_enc[${s.colBase}+${s.cols}]`,
-        );
+        const label = `W_enc[${s.colBase}+${s.cols}]`;
+        const w = texture
+          ? this.createTexture(Math.ceil(s.cols / 4), kPad, f16, label)
+          : this.createBuffer(kPad * s.cols * weightBytes, S | COPY_DST, label);
         const bt = this.createBuffer(8 * s.cols, S | COPY_DST, 'b_enc+threshold');
         owned.push(w, bt);
         out.push({ ...s, w, bt });
       }
       const bDec = this.createBuffer(4 * kPad, S | COPY_DST, 'b_dec');
       owned.push(bDec);
-      return { kPad, f16, shards: out, bDec, bytes };
+      return { kPad, f16, texture, shards: out, bDec, bytes };
     });
     const q = this.device.queue;
     for (const s of prepared.shards) {
-      // Row by row: rows of the shard are slices of W_enc rows; padded rows (k ≥ d_in) stay zero.
-      const rowBytes = s.cols * weightBytes;
-      // An even row count keeps every write offset 4-byte aligned for f16 shards of odd width.
-      const rowsPerWrite = Math.min(kPad, Math.max(2, Math.floor((8 << 20) / rowBytes) & ~1));
-      const staging = new ArrayBuffer(rowsPerWrite * rowBytes);
-      for (let r0 = 0; r0 < sae.dIn; r0 += rowsPerWrite) {
-        const rows = Math.min(rowsPerWrite, sae.dIn - r0);
-        if (f16) {
-          const h = new Uint16Array(staging, 0, rows * s.cols);
-          for (let r = 0; r < rows; r++) {
-            const src = (r0 + r) * sae.dSae + s.colBase;
-            for (let c = 0; c < s.cols; c++) h[r * s.cols + c] = floatToHalfBits(sae.wEnc[src + c]);
-          }
-        } else {
-          const f = new Float32Array(staging, 0, rows * s.cols);
-          for (let r = 0; r < rows; r++) {
-            const src = (r0 + r) * sae.dSae + s.colBase;
-            f.set(sae.wEnc.subarray(src, src + s.cols), r * s.cols);
-          }
-        }
-        q.writeBuffer(s.w, r0 * rowBytes, staging, 0, alignUp(rows * rowBytes, 4));
-      }
+      if (texture) this.uploadTexture(sae, s, f16);
+      else this.uploadBuffer(sae, s, kPad, f16);
       const bt = new Float32Array(2 * s.cols);
       bt.set(sae.bEnc.subarray(s.colBase, s.colBase + s.cols));
       if (sae.threshold) bt.set(sae.threshold.subarray(s.colBase, s.colBase + s.cols), s.cols);
@@ -244,6 +250,70 @@ export class WebGpuBackend implements EncodeBackend {
     this.checkAlive();
     this.prepared.set(sae, prepared);
     return prepared;
+  }
+
+  private createTexture(width: number, height: number, f16: boolean, label: string): GPUTexture {
+    const texture = this.device.createTexture({
+      size: [width, height],
+      format: f16 ? 'rgba16float' : 'rgba32float',
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+      label,
+    });
+    this.live.add(texture);
+    return texture;
+  }
+
+  /** W_enc columns [colBase, colBase + cols) into a texture of ceil(cols/4) texels per row. */
+  private uploadTexture(sae: Sae, s: PreparedShard, f16: boolean): void {
+    const width = Math.ceil(s.cols / 4);
+    const rowElems = width * 4;
+    const rowsPerWrite = Math.max(1, Math.min(sae.dIn, Math.floor((8 << 20) / (rowElems * 4))));
+    const staging = f16
+      ? new Uint16Array(rowsPerWrite * rowElems)
+      : new Float32Array(rowsPerWrite * rowElems);
+    for (let r0 = 0; r0 < sae.dIn; r0 += rowsPerWrite) {
+      const rows = Math.min(rowsPerWrite, sae.dIn - r0);
+      staging.fill(0);
+      for (let r = 0; r < rows; r++) {
+        const src = (r0 + r) * sae.dSae + s.colBase;
+        if (f16)
+          for (let c = 0; c < s.cols; c++) staging[r * rowElems + c] = floatToHalfBits(sae.wEnc[src + c]);
+        else staging.set(sae.wEnc.subarray(src, src + s.cols), r * rowElems);
+      }
+      this.device.queue.writeTexture(
+        { texture: s.w as GPUTexture, origin: [0, r0] },
+        staging,
+        { bytesPerRow: rowElems * staging.BYTES_PER_ELEMENT, rowsPerImage: rows },
+        [width, rows],
+      );
+    }
+    // Rows d_in..kPad of a new texture are zero already.
+  }
+
+  /** W_enc columns [colBase, colBase + cols) into a [kPad × cols] buffer, a few MiB per write. */
+  private uploadBuffer(sae: Sae, s: PreparedShard, kPad: number, f16: boolean): void {
+    const weightBytes = f16 ? 2 : 4;
+    const rowBytes = s.cols * weightBytes;
+    // An even row count keeps every write offset 4-byte aligned for f16 shards of odd width.
+    const rowsPerWrite = Math.min(kPad, Math.max(2, Math.floor((8 << 20) / rowBytes) & ~1));
+    const staging = new ArrayBuffer(rowsPerWrite * rowBytes);
+    for (let r0 = 0; r0 < sae.dIn; r0 += rowsPerWrite) {
+      const rows = Math.min(rowsPerWrite, sae.dIn - r0);
+      if (f16) {
+        const h = new Uint16Array(staging, 0, rows * s.cols);
+        for (let r = 0; r < rows; r++) {
+          const src = (r0 + r) * sae.dSae + s.colBase;
+          for (let c = 0; c < s.cols; c++) h[r * s.cols + c] = floatToHalfBits(sae.wEnc[src + c]);
+        }
+      } else {
+        const f = new Float32Array(staging, 0, rows * s.cols);
+        for (let r = 0; r < rows; r++) {
+          const src = (r0 + r) * sae.dSae + s.colBase;
+          f.set(sae.wEnc.subarray(src, src + s.cols), r * s.cols);
+        }
+      }
+      this.device.queue.writeBuffer(s.w as GPUBuffer, r0 * rowBytes, staging, 0, alignUp(rows * rowBytes, 4));
+    }
   }
 
   release(sae: Sae): void {
@@ -265,24 +335,38 @@ export class WebGpuBackend implements EncodeBackend {
   }
 
   /** The encode variant for this SAE: forced by options, else autotuned once per adapter and shape class. */
-  private async variantFor(sae: Sae, prep: Prepared): Promise<EncodeVariant> {
-    const candidates = this.variants;
+  private async variantFor(sae: Sae): Promise<EncodeVariant> {
+    const candidates = this.variantsFor(sae.dIn);
     if (this.options.variant) {
       const forced = candidates.find((v) => v.name === this.options.variant);
       if (!forced)
         throw new Error(`encode variant "${this.options.variant}" is not available on ${this.adapter}`);
       return forced;
     }
-    const key = autotuneKey(this.adapter, prep.kPad, prep.f16);
-    const { variant, tune } = await pickVariant(key, candidates, (v) => this.timeVariant(v, sae, prep));
-    if (tune) this.lastTune = tune;
-    return variant;
+    const kPad = Math.ceil(sae.dIn / K_ALIGN) * K_ALIGN;
+    const key = autotuneKey(this.adapter, kPad, this.f16);
+    // The candidates run on a synthetic SAE of the same d_in (2048 latents), uploaded once per layout.
+    const synthetic = new Map<boolean, Sae>();
+    try {
+      const { variant, tune } = await pickVariant(key, candidates, async (v) => {
+        let s = synthetic.get(v.texture);
+        if (!s) {
+          s = syntheticSae(sae.dIn, 2048);
+          synthetic.set(v.texture, s);
+        }
+        return this.timeVariant(v, await this.prepare(s, v.texture));
+      });
+      if (tune) this.lastTune = tune;
+      return variant;
+    } finally {
+      for (const s of synthetic.values()) this.release(s);
+    }
   }
 
-  /** Milliseconds of one fused encode of 64 tokens × up to 2048 columns of the SAE's first shard. */
-  async timeVariant(variant: EncodeVariant, sae: Sae, prep: Prepared): Promise<number> {
+  /** Best of two timed runs (after one untimed) of the fused encode of 64 tokens × a prepared shard. */
+  async timeVariant(variant: EncodeVariant, prep: Prepared): Promise<number> {
     const shard = prep.shards[0];
-    const cols = Math.min(shard.cols, 2048);
+    const cols = shard.cols;
     const tokens = 64;
     const { STORAGE: S, UNIFORM, COPY_DST } = GPUBufferUsage;
     const owned: GPUBuffer[] = [];
@@ -301,12 +385,7 @@ export class WebGpuBackend implements EncodeBackend {
       };
     });
     try {
-      const pipeline = await this.encodePipeline(
-        variant,
-        'stats',
-        { ...sae, architecture: 'standard' },
-        prep.f16,
-      );
+      const pipeline = await this.encodePipeline(variant, 'stats', 'standard', prep.f16);
       this.device.queue.writeBuffer(
         bufs.params,
         0,
@@ -314,12 +393,10 @@ export class WebGpuBackend implements EncodeBackend {
       );
       const group = this.device.createBindGroup({
         layout: pipeline.getBindGroupLayout(0),
-        entries: [bufs.params, bufs.x, shard.w, shard.bt, bufs.tp, bufs.st, bufs.ps].map(
-          (buffer, binding) => ({
-            binding,
-            resource: { buffer },
-          }),
-        ),
+        entries: [bufs.params, bufs.x, shard.w, shard.bt, bufs.tp, bufs.st, bufs.ps].map((r, binding) => ({
+          binding,
+          resource: bindingResource(r),
+        })),
       });
       let best = Infinity;
       for (let r = 0; r < 3; r++) {
@@ -328,7 +405,7 @@ export class WebGpuBackend implements EncodeBackend {
         const pass = enc.beginComputePass();
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(Math.ceil(cols / (variant.wg * variant.n)));
+        pass.dispatchWorkgroups(workgroupsFor(variant, cols));
         pass.end();
         this.device.queue.submit([enc.finish()]);
         await this.device.queue.onSubmittedWorkDone();
@@ -345,12 +422,12 @@ export class WebGpuBackend implements EncodeBackend {
     this.checkAlive();
     const start = performance.now();
     const inputs = checkEncodeInputs(sae, acts, options);
-    const wasPrepared = this.prepared.has(sae);
-    const prep = await this.prepare(sae);
-    const uploaded = performance.now();
-    const variant = await this.variantFor(sae, prep);
+    const variant = await this.variantFor(sae);
     this.lastVariant = variant.name;
     const tuned = performance.now();
+    const wasPrepared = this.prepared.get(sae)?.texture === variant.texture;
+    const prep = await this.prepare(sae, variant.texture);
+    const uploaded = performance.now();
 
     const topk = sae.architecture === 'topk';
     const dirs = options.directions ?? [];
@@ -437,13 +514,18 @@ export class WebGpuBackend implements EncodeBackend {
           APPLY_B_DEC: sae.applyBDecToInput ? 1 : 0,
         },
       );
-      const encPipe = await this.encodePipeline(variant, topk ? 'store' : 'stats', sae, prep.f16);
+      const encPipe = await this.encodePipeline(
+        variant,
+        topk ? 'store' : 'stats',
+        sae.architecture,
+        prep.f16,
+      );
       const selPipe = topk ? await this.pipeline('topk_select', shaderText('topk_select.wgsl')) : undefined;
       const redPipe = topk ? await this.pipeline('topk_reduce', shaderText('topk_reduce.wgsl')) : undefined;
-      const group = (pipeline: GPUComputePipeline, buffers: GPUBuffer[]) =>
+      const group = (pipeline: GPUComputePipeline, resources: (GPUBuffer | GPUTexture)[]) =>
         this.device.createBindGroup({
           layout: pipeline.getBindGroupLayout(0),
-          entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+          entries: resources.map((r, binding) => ({ binding, resource: bindingResource(r) })),
         });
       const preGroup = group(prePipe, [b.pre, b.raw, prep.bDec, b.dirs, b.x, b.proj]);
       const shardGroups = prep.shards.map((s, i) => {
@@ -487,7 +569,7 @@ export class WebGpuBackend implements EncodeBackend {
         pass.setPipeline(encPipe);
         prep.shards.forEach((s, i) => {
           pass.setBindGroup(0, shardGroups[i].encode);
-          pass.dispatchWorkgroups(Math.ceil(s.cols / (variant.wg * variant.n)));
+          pass.dispatchWorkgroups(workgroupsFor(variant, s.cols));
         });
         if (topk) {
           pass.setPipeline(selPipe!);
@@ -593,9 +675,9 @@ export class WebGpuBackend implements EncodeBackend {
         promptMean,
         directions,
         timings: {
-          upload: wasPrepared ? 0 : uploaded - start,
-          autotune: tuned - uploaded,
-          encode: encoded - tuned,
+          autotune: tuned - start,
+          upload: wasPrepared ? 0 : uploaded - tuned,
+          encode: encoded - uploaded,
           readback: done - encoded,
           total: done - start,
         },
@@ -605,6 +687,33 @@ export class WebGpuBackend implements EncodeBackend {
       for (const buf of owned) this.destroyBuffer(buf);
     }
   }
+}
+
+function bindingResource(r: GPUBuffer | GPUTexture): GPUBindingResource {
+  return 'createView' in r ? r.createView() : { buffer: r };
+}
+
+function workgroupsFor(variant: EncodeVariant, cols: number): number {
+  return Math.ceil(cols / (variant.wg * variant.n * columnsPerUnit(variant)));
+}
+
+/** Random weights of the given shape for timing autotune candidates (values never matter). */
+function syntheticSae(dIn: number, dSae: number): Sae {
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  return {
+    format: 'saelens',
+    architecture: 'standard',
+    dIn,
+    dSae,
+    wEnc: Float32Array.from({ length: dIn * dSae }, rand),
+    bEnc: new Float32Array(dSae),
+    bDec: new Float32Array(dIn),
+    applyBDecToInput: false,
+    normalizeActivations: 'none',
+    sourceDtype: 'F32',
+    source: 'autotune',
+  };
 }
 
 function splitCols(s: Shard, maxCols: number): Shard[] {

@@ -10,9 +10,9 @@ import { type SaeArchitecture } from '../types.js';
 /** One candidate tile configuration; the autotune picks among these per adapter and shape class. */
 export interface EncodeVariant {
   name: string;
-  /** Workgroup size (invocations, each owning N latent columns). */
+  /** Workgroup size (invocations, each owning N latent columns, or N column quads with a texture). */
   wg: number;
-  /** Latent columns per invocation, strided by wg. */
+  /** Latent columns (quads of columns for texture variants) per invocation, strided by wg. */
   n: number;
   /** Tokens per register block. */
   m: number;
@@ -20,18 +20,29 @@ export interface EncodeVariant {
   kb: number;
   /** Share x' values across lanes with subgroupBroadcast (needs subgroups, subgroup size ≥ kb). */
   subgroups: boolean;
+  /** W_enc in a 2D texture (rgba32float, or rgba16float for f16 weights) instead of a storage buffer. */
+  texture: boolean;
 }
 
 /** Every variant's kb divides this: x' rows and W_enc shards are zero-padded to a multiple of it. */
 export const K_ALIGN = 8;
 
 export const ENCODE_VARIANTS: readonly EncodeVariant[] = [
-  { name: 'sg-w8-n1-m16', wg: 8, n: 1, m: 16, kb: 8, subgroups: true },
-  { name: 'sg-w8-n2-m8', wg: 8, n: 2, m: 8, kb: 8, subgroups: true },
-  { name: 'sg-w64-n1-m16', wg: 64, n: 1, m: 16, kb: 8, subgroups: true },
-  { name: 'plain-w8-n2-m4', wg: 8, n: 2, m: 4, kb: 4, subgroups: false },
-  { name: 'plain-w64-n1-m8', wg: 64, n: 1, m: 8, kb: 4, subgroups: false },
+  { name: 'tex-sg-w8-n1-m8', wg: 8, n: 1, m: 8, kb: 8, subgroups: true, texture: true },
+  { name: 'tex-sg-w8-n1-m16', wg: 8, n: 1, m: 16, kb: 8, subgroups: true, texture: true },
+  { name: 'tex-sg-w64-n1-m8', wg: 64, n: 1, m: 8, kb: 8, subgroups: true, texture: true },
+  { name: 'sg-w8-n1-m16', wg: 8, n: 1, m: 16, kb: 8, subgroups: true, texture: false },
+  { name: 'sg-w8-n2-m8', wg: 8, n: 2, m: 8, kb: 8, subgroups: true, texture: false },
+  { name: 'sg-w64-n1-m16', wg: 64, n: 1, m: 16, kb: 8, subgroups: true, texture: false },
+  { name: 'tex-w8-n1-m4', wg: 8, n: 1, m: 4, kb: 4, subgroups: false, texture: true },
+  { name: 'plain-w8-n2-m4', wg: 8, n: 2, m: 4, kb: 4, subgroups: false, texture: false },
+  { name: 'plain-w64-n1-m8', wg: 64, n: 1, m: 8, kb: 4, subgroups: false, texture: false },
 ];
+
+/** Columns an invocation's unit covers: 4 (a texel) for texture variants, else 1. */
+export function columnsPerUnit(v: EncodeVariant): number {
+  return v.texture ? 4 : 1;
+}
 
 export type EncodeMode = 'stats' | 'store';
 
@@ -50,12 +61,17 @@ function range(n: number): number[] {
 
 export function encodeKernelSource({ variant, mode, architecture, f16 }: EncodeKernelSpec): string {
   template ??= readFileSync(new URL('./encode.wgsl', import.meta.url), 'utf8');
-  const { wg, n, m, kb, subgroups } = variant;
+  const { wg, n, m, kb, subgroups, texture } = variant;
   const N = range(n);
   const M = range(m);
+  // Texture variants work on column quads: every value below is a vec4 of 4 adjacent latents.
+  const V = texture ? 'vec4f' : 'f32';
+  const comps = texture ? ['.x', '.y', '.z', '.w'] : [''];
   const slots: Record<string, string> = {};
-  slots.ENABLES = [subgroups ? 'enable subgroups;' : '', f16 ? 'enable f16;' : ''].join('\n');
-  slots.WTYPE = f16 ? 'f16' : 'f32';
+  slots.ENABLES = [subgroups ? 'enable subgroups;' : '', f16 && !texture ? 'enable f16;' : ''].join('\n');
+  slots.WBINDING = texture
+    ? '@group(0) @binding(2) var w: texture_2d<f32>;'
+    : `@group(0) @binding(2) var<storage, read> w: array<${f16 ? 'f16' : 'f32'}>;`;
   slots.WG = String(wg);
   slots.M = String(m);
   slots.KB = String(kb);
@@ -74,31 +90,48 @@ export function encodeKernelSource({ variant, mode, architecture, f16 }: EncodeK
       : architecture === 'jumprelu'
         ? 'return select(0.0, h, h > 0.0 && h > bt[P.cols + j]);'
         : 'return select(0.0, h, h > 0.0);';
-  slots.COLS = N.map(
-    (i) =>
-      `let j${i} = wid.x * ${wg * n}u + lid.x + ${i * wg}u; let jc${i} = min(j${i}, cols - 1u); let b${i} = bt[jc${i}];`,
-  ).join('\n  ');
+  // Column j{i}{c} of unit i (component c); jc… clamped into the shard for loads.
+  const cols: string[] = [];
+  for (const i of N) {
+    if (texture) {
+      cols.push(
+        `let q${i} = wid.x * ${wg * n}u + lid.x + ${i * wg}u; let qc${i} = min(q${i}, (cols + 3u) / 4u - 1u);`,
+      );
+      for (let c = 0; c < 4; c++)
+        cols.push(`let j${i}_${c} = q${i} * 4u + ${c}u; let jc${i}_${c} = min(j${i}_${c}, cols - 1u);`);
+      cols.push(`let b${i} = vec4f(${[0, 1, 2, 3].map((c) => `bt[jc${i}_${c}]`).join(', ')});`);
+    } else {
+      cols.push(
+        `let j${i}_0 = wid.x * ${wg * n}u + lid.x + ${i * wg}u; let jc${i}_0 = min(j${i}_0, cols - 1u); let b${i} = bt[jc${i}_0];`,
+      );
+    }
+  }
+  slots.COLS = cols.join('\n  ');
+  const C = range(comps.length);
   slots.STATS_INIT =
-    mode === 'stats' ? N.map((i) => `var s${i} = 0.0; var c${i} = 0.0; var mx${i} = 0.0;`).join('\n  ') : '';
+    mode === 'stats'
+      ? N.flatMap((i) =>
+          C.map((c) => `var s${i}_${c} = 0.0; var c${i}_${c} = 0.0; var mx${i}_${c} = 0.0;`),
+        ).join('\n  ')
+      : '';
   slots.TOKENS = M.map((t) => `let xo${t} = min(t0 + ${t}u, P.tokens - 1u) * kPad;`).join('\n    ');
-  slots.ACC_INIT = M.flatMap((t) => N.map((i) => `var a${t}_${i} = 0.0;`)).join(' ');
+  slots.ACC_INIT = M.flatMap((t) => N.map((i) => `var a${t}_${i} = ${V}(0.0);`)).join(' ');
 
   // One step of kb rows: per-step partial sums are SSA chains, added to the loop-carried accumulators
   // once per step (lavapipe blends every loop-carried write with the execution mask).
   const inner: string[] = [];
   if (subgroups) inner.push(...M.map((t) => `let xl${t} = x[xo${t} + k + sid % ${kb}u];`));
+  const wLoad = (i: number, q: number) =>
+    texture
+      ? `textureLoad(w, vec2u(qc${i}, k + ${q}u), 0)`
+      : `${f16 ? 'f32(' : ''}w[(k + ${q}u) * cols + jc${i}_0]${f16 ? ')' : ''}`;
   for (let q = 0; q < kb; q++) {
-    inner.push(
-      N.map(
-        (i) => `let w${i}_${q} = ${f16 ? 'f32(' : ''}w[(k + ${q}u) * cols + jc${i}]${f16 ? ')' : ''};`,
-      ).join(' '),
-    );
+    inner.push(N.map((i) => `let w${i}_${q} = ${wLoad(i, q)};`).join(' '));
     for (const t of M) {
       const xv = subgroups ? `subgroupBroadcast(xl${t}, ${q}u)` : `x[xo${t} + k + ${q}u]`;
+      const xs = texture ? `${V}(xb${t}_${q})` : `xb${t}_${q}`;
       const terms = N.map((i) =>
-        q === 0
-          ? `var p${t}_${i} = xb${t}_${q} * w${i}_${q};`
-          : `p${t}_${i} = fma(xb${t}_${q}, w${i}_${q}, p${t}_${i});`,
+        q === 0 ? `var p${t}_${i} = ${xs} * w${i}_${q};` : `p${t}_${i} = fma(${xs}, w${i}_${q}, p${t}_${i});`,
       );
       inner.push(`let xb${t}_${q} = ${xv}; ${terms.join(' ')}`);
     }
@@ -109,18 +142,17 @@ export function encodeKernelSource({ variant, mode, architecture, f16 }: EncodeK
   const epilogue: string[] = [];
   for (const t of M) {
     const body: string[] = [];
-    if (mode === 'stats') {
-      body.push(`let pid = select(NO_PROMPT, tp[t0 + ${t}u], P.usePrompts != 0u);`);
-      for (const i of N) {
+    if (mode === 'stats') body.push(`let pid = select(NO_PROMPT, tp[t0 + ${t}u], P.usePrompts != 0u);`);
+    for (const i of N) {
+      body.push(`let h${i} = a${t}_${i} + b${i};`);
+      for (const c of C) {
+        const h = `h${i}${comps[c]}`;
+        const j = `j${i}_${c}`;
         body.push(
-          `{ let v = act(a${t}_${i} + b${i}, jc${i}); s${i} += v; c${i} += select(0.0, 1.0, v > 0.0); mx${i} = max(mx${i}, v);` +
-            ` if (pid != NO_PROMPT && j${i} < cols) { ps[pid * cols + j${i}] += v; } }`,
-        );
-      }
-    } else {
-      for (const i of N) {
-        body.push(
-          `if (j${i} < cols) { hOut[(t0 + ${t}u) * P.hStride + P.colBase + j${i}] = a${t}_${i} + b${i}; }`,
+          mode === 'stats'
+            ? `{ let v = act(${h}, jc${i}_${c}); s${i}_${c} += v; c${i}_${c} += select(0.0, 1.0, v > 0.0); mx${i}_${c} = max(mx${i}_${c}, v);` +
+                ` if (pid != NO_PROMPT && ${j} < cols) { ps[pid * cols + ${j}] += v; } }`
+            : `if (${j} < cols) { hOut[(t0 + ${t}u) * P.hStride + P.colBase + ${j}] = ${h}; }`,
         );
       }
     }
@@ -129,9 +161,12 @@ export function encodeKernelSource({ variant, mode, architecture, f16 }: EncodeK
   slots.EPILOGUE = epilogue.join('\n    ');
   slots.STATS_FLUSH =
     mode === 'stats'
-      ? N.map(
-          (i) =>
-            `if (j${i} < cols) { st[j${i}] += s${i}; st[cols + j${i}] += c${i}; st[2u * cols + j${i}] = max(st[2u * cols + j${i}], mx${i}); }`,
+      ? N.flatMap((i) =>
+          C.map((c) => {
+            const j = `j${i}_${c}`;
+            const v = `${i}_${c}`;
+            return `if (${j} < cols) { st[${j}] += s${v}; st[cols + ${j}] += c${v}; st[2u * cols + ${j}] = max(st[2u * cols + ${j}], mx${v}); }`;
+          }),
         ).join('\n  ')
       : '';
 

@@ -9,7 +9,10 @@
 //   computes an M tokens × N latents block in registers, over d_in in steps of KB rows.
 //   With subgroups, lane l loads x'[t][k + l % KB] once and subgroupBroadcast hands each value to all
 //   lanes (a load on lavapipe costs ~8 instructions per lane, a broadcast ~3).
-// Bindings: 0 params (uniform), 1 x' [tokens × kPad], 2 W shard [kPad × cols] (f32 or f16),
+//   Texture variants read W_enc from an rgba32float/rgba16float texture [kPad rows × cols/4 texels]:
+//   an invocation owns column quads (vec4), and lavapipe fetches texels 16 bytes per lane instead of
+//   element by element with a bounds check each.
+// Bindings: 0 params (uniform), 1 x' [tokens × kPad], 2 W shard [kPad × cols] (f32 or f16 buffer, or texture),
 //   3 bt [2 × cols] (b_enc, jumprelu threshold); stats mode: 4 token→prompt ids [tokens],
 //   5 stats [3 × cols] (sum, active count, max), 6 prompt sums [n_prompts × cols];
 //   store mode: 4 h [tokens × hStride] (columns colBase + j).
@@ -27,7 +30,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<{{WTYPE}}>;
+{{WBINDING}}
 @group(0) @binding(3) var<storage, read> bt: array<f32>;
 {{OUT_BINDINGS}}
 
