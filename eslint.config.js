@@ -40,6 +40,7 @@ export default tseslint.config(
           'history',
           'localStorage',
           'fetch',
+          'Event',
           'EventSource',
           'ResizeObserver',
           'URL',

@@ -1,8 +1,8 @@
 // Every request the dashboard makes goes through here, so it carries the same credentials as any other
-// API client. Today the API has no auth and the key is simply never set (a no-op pass-through); when API
-// keys arrive (issue #9) a key given once as `?key=…` in the page URL, or typed into the prompt a 401
-// brings up, is sent as `Authorization: Bearer <key>` on every fetch. EventSource cannot set headers, so
-// streams carry the key as a `?key=` query parameter instead.
+// API client: an API key given once as `?key=…` in the page URL (or typed into the prompt a 401 brings
+// up) is kept in localStorage and sent as `Authorization: Bearer <key>` on every fetch. EventSource cannot
+// set headers, so the alert stream gets the key as a `?key=` query parameter, which the API accepts there
+// only. With AUTH_REQUIRED=false no key is needed and none is sent.
 
 const KEY_STORAGE = 'sentinel.apiKey';
 
@@ -33,7 +33,11 @@ let prompting = null;
 function askForKey() {
   prompting ??= Promise.resolve().then(() => {
     const key = window.prompt('This Sentinel API needs an API key:');
-    if (key) localStorage.setItem(KEY_STORAGE, key.trim());
+    if (key) {
+      localStorage.setItem(KEY_STORAGE, key.trim());
+      // The alert stream carries the key in its URL: live.js reconnects with the new one.
+      window.dispatchEvent(new Event('sentinel:key'));
+    }
     prompting = null;
     return Boolean(key);
   });
@@ -52,7 +56,8 @@ export async function api(path, { method = 'GET', body, signal, retried = false 
     body: body === undefined ? undefined : JSON.stringify(body),
     signal,
   });
-  if (res.status === 401 && !retried && (await askForKey())) {
+  // A request sent before the key was typed in retries with it instead of asking again.
+  if (res.status === 401 && !retried && (apiKey() !== key || (await askForKey()))) {
     return api(path, { method, body, signal, retried: true });
   }
   const text = await res.text();

@@ -35,33 +35,48 @@ function normalize(eventName, raw) {
   const alert = data.alert && typeof data.alert === 'object' ? data.alert : data;
   if (!alert.id) return null;
   const type = data.change || data.type || data.event || (eventName === 'message' ? alert.status : eventName);
-  return { type: String(type || 'updated').replace(/^alert\./, ''), alert };
+  return { type: String(type || 'updated').replace(/^alert\./, ''), alert, eventId: data.eventId };
 }
 
+let started = false;
 export function startLive() {
-  if (source) return;
+  if (started) return;
+  started = true;
+  window.addEventListener('sentinel:key', connect);
+  connect();
+  refreshOpenCount();
+}
+
+// Event ids already handled: EventSource resends from Last-Event-ID after a reconnect, and a server may
+// name one event twice. Bounded, so a tab left open for days does not grow without end.
+const seen = new Set();
+function firstTime(id) {
+  if (!id) return true;
+  if (seen.has(id)) return false;
+  seen.add(id);
+  if (seen.size > 2000) seen.delete(seen.values().next().value);
+  return true;
+}
+
+function connect() {
+  if (source) source.close();
   const indicator = document.getElementById('live');
   const set = (state, text) => {
     indicator.dataset.state = state;
     indicator.textContent = text;
   };
-  source = stream('/v1/alerts/stream');
-  source.onopen = () => set('live', '● live');
-  source.onerror = () =>
-    set(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting', 'reconnecting…');
-  const seen = new Map(); // de-duplicates the same event delivered under two names
+  const es = stream('/v1/alerts/stream');
+  source = es;
+  es.onopen = () => set('live', '● live');
+  es.onerror = () => set(es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting', 'reconnecting…');
   for (const name of EVENT_NAMES) {
-    source.addEventListener(name, (event) => {
+    es.addEventListener(name, (event) => {
       const update = normalize(name, event.data);
-      if (!update) return;
-      const key = `${update.alert.id}:${update.alert.status}:${update.type}`;
-      if (seen.get(key) === event.lastEventId + event.data) return;
-      seen.set(key, event.lastEventId + event.data);
+      if (!update || !firstTime(event.lastEventId || update.eventId)) return;
       for (const fn of listeners) fn(update);
       refreshOpenCount();
     });
   }
-  refreshOpenCount();
 }
 
 let countTimer = null;
