@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type INestApplication } from '@nestjs/common';
 import { type Browser, type Page } from 'playwright-core';
+import { DataSource } from 'typeorm';
 import { createApiApp } from '../../apps/api/src/app.js';
 import { createWorkerApp } from '../../apps/worker/src/app.js';
+import { createApiKey } from '../../libs/auth/src/index.js';
 import {
   activationsSafetensors,
   checkpointActivations,
@@ -50,6 +52,8 @@ interface Run {
 let api: INestApplication;
 let worker: INestApplication;
 let base: string;
+/** An org-wide admin key: the page gets it once as `?key=` and must send it on every request. */
+let apiKey: string;
 let browser: Browser;
 let sae: SimulatedSae;
 let saeId: string;
@@ -61,7 +65,10 @@ const plans: Record<string, SimulatedRunPlan> = {};
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(base + path, {
     method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    headers: {
+      Authorization: `Bearer ${apiKey}`,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -88,7 +95,7 @@ async function uploadCheckpoints(name: string, indexes = plans[name].checkpoints
       `${base}/v1/runs/${runs[name].id}/checkpoints/${plans[name].checkpoints[i].step}/activations`,
       {
         method: 'PUT',
-        headers: { 'Content-Type': 'application/octet-stream' },
+        headers: { 'Content-Type': 'application/octet-stream', Authorization: `Bearer ${apiKey}` },
         body: activationsSafetensors(act),
       },
     );
@@ -121,11 +128,14 @@ async function alertsOf(runId: string): Promise<Alert[]> {
 }
 
 before(async () => {
-  // The CPU engine: this test is about the dashboard, and lavapipe would only make it slower.
-  const config = testConfig({ ENGINE_BACKEND: 'cpu' });
+  // The CPU engine: this test is about the dashboard, and lavapipe would only make it slower. API keys
+  // are required (the default), as in a deployment.
+  const config = testConfig({ ENGINE_BACKEND: 'cpu', AUTH_REQUIRED: 'true' });
   api = await createApiApp(config, false);
   await api.listen(0, '127.0.0.1');
   base = (await api.getUrl()).replace('[::1]', '127.0.0.1');
+  apiKey = (await createApiKey(api.get(DataSource), { project: '*', role: 'admin', name: 'dashboard e2e' }))
+    .key;
   worker = await createWorkerApp(config, false);
   await worker.listen(0, '127.0.0.1');
 
@@ -183,6 +193,8 @@ describe('dashboard', () => {
   });
 
   test('serves the page and its assets with types, caching and no third-party origin', async () => {
+    // The page and its files need no key; the API behind them does.
+    assert.equal((await fetch(`${base}/v1/runs`)).status, 401);
     const index = await fetch(`${base}/`);
     assert.equal(index.status, 200);
     assert.match(index.headers.get('content-type') ?? '', /^text\/html/);
@@ -207,8 +219,10 @@ describe('dashboard', () => {
   });
 
   test('fleet: every run, riskiest first, with a heat-map cell per watched target', async () => {
-    await page.goto(`${base}/`);
+    // The key arrives once in the URL; the page keeps it and takes it out of the address bar.
+    await page.goto(`${base}/?key=${encodeURIComponent(apiKey)}#/fleet`);
     await page.waitForSelector('#fleet-table tbody tr[data-run-id]');
+    assert.equal(new URL(page.url()).search, '', 'the key left the address bar');
     const rows = await page.$$eval('#fleet-table tbody tr[data-run-id]', (trs) =>
       trs.map((tr) => ({
         id: (tr as El).dataset.runId,
@@ -441,6 +455,32 @@ describe('dashboard', () => {
     // The other entries (and the direction, which the page sends back with its vector) are kept.
     assert.ok((await stored()).includes(`${toxic.index}:${toxic.label}`));
     assert.ok((await stored()).includes('direction:persona'));
+  });
+
+  test('auth: a browser without the key is asked for it once, then everything loads, stream included', async () => {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    try {
+      const fresh = await context.newPage();
+      const prompts: string[] = [];
+      fresh.on('dialog', (dialog) => {
+        prompts.push(dialog.message());
+        void dialog.accept(apiKey);
+      });
+      await fresh.goto(`${base}/#/fleet`);
+      await fresh.waitForSelector('#fleet-table tbody tr[data-run-id]');
+      await fresh.waitForSelector('#live[data-state="live"]');
+      assert.equal(prompts.length, 1, 'one prompt however many requests were refused');
+      assert.equal(
+        await fresh.evaluate(() =>
+          (
+            globalThis as unknown as { localStorage: { getItem(k: string): string | null } }
+          ).localStorage.getItem('sentinel.apiKey'),
+        ),
+        apiKey,
+      );
+    } finally {
+      await context.close();
+    }
   });
 
   test('no errors in the page', () => {
