@@ -431,7 +431,12 @@ suite('work queue and scaling', () => {
     assert.equal(dev.tolerations, undefined);
     assert.equal(parseImage(dev.containers[0].image).name, 'sentinel/worker-cpu');
     assert.equal(spec(get(overlays.dev, 'Deployment', 'sentinel-worker')).replicas, 1);
-    assert.equal(spec(get(overlays.dev, 'Deployment', 'sentinel-api')).replicas, 1);
+    // The API's count is the HPA's in both overlays (a `replicas` in the manifest would reset it).
+    assert.equal(spec(get(overlays.dev, 'Deployment', 'sentinel-api')).replicas, undefined);
+    const devHpa = spec(get(overlays.dev, 'HorizontalPodAutoscaler', 'sentinel-api'));
+    assert.deepEqual([devHpa.minReplicas, devHpa.maxReplicas], [1, 1]);
+    assert.equal(spec(get(overlays.prod, 'Deployment', 'sentinel-api')).replicas, undefined);
+    assert.equal(spec(get(overlays.prod, 'HorizontalPodAutoscaler', 'sentinel-api')).minReplicas, 3);
     assert.equal(overlays.dev.filter((o) => o.kind === 'ScaledObject').length, 0);
   });
 });
