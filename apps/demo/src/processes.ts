@@ -86,8 +86,9 @@ export async function startApps(options: AppsOptions): Promise<Apps> {
   }
 }
 
-/** Polls /readyz until it answers 200; fails with the log's tail when the process dies or 60 s pass. */
-async function waitReady(client: SentinelClient, proc: AppProcess, timeoutMs = 60_000): Promise<void> {
+/** Polls /readyz until it answers 200; fails with the log tail when the process dies or 3 minutes pass
+ * (a quiet machine needs seconds; a loaded 2-core one, where many Nest apps boot at once, far longer). */
+async function waitReady(client: SentinelClient, proc: AppProcess, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
