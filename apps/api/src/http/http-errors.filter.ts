@@ -57,6 +57,25 @@ export function toErrorBody(exception: unknown): ErrorBody {
     }
     return { statusCode, error: titleCase(error), message };
   }
+  // Postgres refused a value the request carried (a NUL character in text, a number out of range for its
+  // column, text that is not a uuid or a date): the client's input, so a 400 naming the problem.
+  const code = sqlState(exception);
+  if (code !== undefined && INPUT_DATA_ERRORS.has(code)) {
+    return {
+      statusCode: 400,
+      error: 'Bad Request',
+      message: `a value in the request cannot be stored: ${(exception as Error).message}`,
+    };
+  }
+  // Postgres or NATS is down or restarting: nothing the client did, and worth retrying (uploads are
+  // idempotent), which a 503 says and a 500 does not.
+  if (isUnavailable(exception, code)) {
+    return {
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'Postgres or NATS is unavailable; retry shortly',
+    };
+  }
   // body-parser and other Express middleware errors carry an HTTP status of their own.
   const status = (exception as { status?: unknown; statusCode?: unknown })?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -80,4 +99,41 @@ function titleCase(s: string): string {
     .split(' ')
     .map((w) => (w ? w[0].toUpperCase() + w.slice(1) : w))
     .join(' ');
+}
+
+/**
+ * SQLSTATEs of data exceptions caused by a value the client sent: 22001 string too long, 22003 numeric
+ * value out of range (e.g. 1e300 into real), 22007/22008 bad or overflowing datetime, 22021 character not
+ * in repertoire (NUL in text), 22P02 invalid text representation, 22P05 untranslatable character (\u0000 in
+ * jsonb).
+ */
+const INPUT_DATA_ERRORS = new Set(['22001', '22003', '22007', '22008', '22021', '22P02', '22P05']);
+
+/** The SQLSTATE of a Postgres error (pg's DatabaseError, or TypeORM's QueryFailedError around it). */
+function sqlState(exception: unknown): string | undefined {
+  const e = exception as {
+    code?: unknown;
+    driverError?: { code?: unknown };
+  } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** Connection failures to Postgres or NATS: refused, dropped, a server shutting down or starting up. */
+function isUnavailable(exception: unknown, code: string | undefined): boolean {
+  // 08xxx connection exceptions; 57P01-57P03 admin shutdown, crash shutdown, cannot connect now.
+  if (code !== undefined && (code.startsWith('08') || /^57P0[123]$/.test(code))) return true;
+  const e = exception as {
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+  } | null;
+  if (typeof e?.code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(e.code)) {
+    return true;
+  }
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return (
+    /^(connect ECONNREFUSED|Connection terminated|timeout exceeded when trying to connect)/.test(message) ||
+    /^(TimeoutError|ClosedConnectionError|DrainingConnectionError)$/.test(String(e?.name ?? ''))
+  );
 }
