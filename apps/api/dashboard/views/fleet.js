@@ -184,11 +184,25 @@ export async function renderFleet(root) {
   } catch (err) {
     body.innerHTML = errorBox(err);
   }
-  // Statuses change when alerts open or resolve: reload (debounced, a burst of alerts is one reload).
+  // Statuses change when alerts open or resolve: reload, at most every few seconds however busy the
+  // stream is (a reload is 2 + SAEs + targets requests), and never two at once.
+  const MIN_GAP_MS = 5000;
   let timer = null;
+  let lastLoad = Date.now();
   const off = onAlert(() => {
-    clearTimeout(timer);
-    timer = setTimeout(() => load().catch((err) => (body.innerHTML = errorBox(err))), 400);
+    if (timer) return;
+    timer = setTimeout(
+      async () => {
+        try {
+          await load();
+        } catch (err) {
+          body.innerHTML = errorBox(err);
+        }
+        lastLoad = Date.now();
+        timer = null;
+      },
+      Math.max(400, lastLoad + MIN_GAP_MS - Date.now()),
+    );
   });
   return () => {
     off();
