@@ -40,10 +40,15 @@ export class AnalysisRepository {
     return rows[0]?.run_id ?? null;
   }
 
-  /** Locks the run row: two workers finishing checkpoints of one run recompute one after the other. */
+  /**
+   * Locks the run for this transaction: two workers finishing checkpoints of one run recompute one after
+   * the other. An advisory lock rather than FOR UPDATE, which would need UPDATE on `run` — a privilege
+   * the worker's role does not have (migrations/1764401000000-AppRoles.ts).
+   */
   async lockRun(m: EntityManager, runId: string): Promise<RunRow | null> {
+    await m.query(`SELECT pg_advisory_xact_lock(hashtextextended('sentinel.run:' || $1, 0))`, [runId]);
     const rows: RunRow[] = await m.query(
-      `SELECT id, project, model, sae_id, baseline_step, baseline_run_id FROM run WHERE id = $1 FOR UPDATE`,
+      `SELECT id, project, model, sae_id, baseline_step, baseline_run_id FROM run WHERE id = $1`,
       [runId],
     );
     return rows[0] ?? null;
