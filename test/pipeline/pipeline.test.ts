@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { topByMean } from '../../apps/worker/src/evaluations/results.js';
+import { MAX_INLINE_VECTOR_LATENTS, topByMean } from '../../apps/worker/src/evaluations/results.js';
+import { WorkQueueService } from '../../libs/messaging/src/index.js';
 import { createEngine, type EncodeBackend, loadSae, parseActivations } from '../../libs/sae/src/index.js';
 import { testConfig } from '../support/config.js';
 import {
@@ -134,6 +135,35 @@ test('upload → worker → results in Postgres equal the engine output for the 
     listed.body.map((e) => [e.id, e.status]),
     [[view.id, 'done']],
   );
+});
+
+test('an SAE wider than the inline limit keeps its full vectors in the object store', async () => {
+  const dSae = MAX_INLINE_VECTOR_LATENTS + 64;
+  const sae = await registerSae(api, 4, dSae, 13, 'standard');
+  const runId = await createRun(api, sae, { latents: [0, dSae - 1], directions: 0 });
+  const bytes = activationsFile(16, 4, 17, { nPrompts: 2 });
+  const submitted = await api.upload(runId, 1, bytes);
+  const view = await waitDone(submitted.body.evaluationId!);
+  assert.equal(view.status, 'done', view.error);
+  const direct = await engine.encode(await loadSae(sae.dir), parseActivations(bytes, 'direct'));
+  const db = api.app.get(DataSource);
+  const [vectors]: { d_sae: number; mean: Buffer | null; object_key: string | null }[] = await db.query(
+    'SELECT d_sae, mean, object_key FROM evaluation_vectors WHERE evaluation_id = $1',
+    [view.id],
+  );
+  assert.equal(vectors.d_sae, dSae);
+  assert.equal(vectors.mean, null);
+  assert.equal(vectors.object_key, `evaluations/${view.id}/vectors.f32le`);
+  const stored = await api.app.get(WorkQueueService).activations.getBlob(vectors.object_key!);
+  const expected = Buffer.concat([
+    Buffer.from(direct.mean.buffer, direct.mean.byteOffset, direct.mean.byteLength),
+    Buffer.from(direct.fracActive.buffer, direct.fracActive.byteOffset, direct.fracActive.byteLength),
+  ]);
+  assert.ok(
+    stored && Buffer.from(stored).equals(expected),
+    'mean then frac_active, f32le, as the engine computed',
+  );
+  assert.deepEqual(view.top, topByMean(direct.mean, 20));
 });
 
 test('an SAE sent as multipart is registered like one read from a path', async () => {

@@ -105,6 +105,37 @@ test('a job lost after the insert is re-published by the sweeper', async () => {
   );
 });
 
+test('input that can never succeed fails with its reason; the same bytes uploaded again retry it', async () => {
+  for (const w of workers.splice(0)) await w.close();
+  const bytes = activationsFile(32, SLOW.dIn, 9);
+  const res = await api.upload(runId, 9, bytes);
+  const id = res.body.evaluationId!;
+  const [{ object_key }]: { object_key: string }[] = await db.query(
+    'SELECT object_key FROM evaluation WHERE id = $1',
+    [id],
+  );
+  await queue.activations.delete(object_key);
+  workers.push(await startWorker(config));
+  await waitFor('the evaluation to fail', async () =>
+    (await row(id)).status === 'failed' ? true : undefined,
+  );
+  const failed = await api.json<{ status: string; error: string }>('GET', `/v1/evaluations/${id}`);
+  assert.match(failed.body.error, /activations object .* is missing from the object store/);
+  assert.equal((await row(id)).attempts, 1, 'terminated at once, not retried');
+  // The failure is recorded before the message is terminated: wait for the term to reach the server.
+  await waitFor('the job to be terminated', async () => ((await queue.hasPendingJob(id)) ? undefined : true));
+
+  const again = await api.upload(runId, 9, bytes);
+  assert.deepEqual(again.body, { evaluationId: id, status: 'queued' });
+  await waitFor('the retried evaluation to be done', async () =>
+    (await row(id)).status === 'done' ? true : undefined,
+  );
+  const done = await row(id);
+  assert.equal(done.error, null);
+  assert.equal(done.attempts, 2);
+  assert.deepEqual(await resultCounts(id), [3, 1, 20, 1]);
+});
+
 test('a worker SIGKILLed mid-evaluation: the job is redelivered and completes once', async () => {
   for (const w of workers.splice(0)) await w.close();
   const child = spawnWorker(config);

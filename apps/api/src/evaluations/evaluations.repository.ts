@@ -55,6 +55,24 @@ export class EvaluationsRepository {
     };
   }
 
+  /**
+   * A failed evaluation uploaded again with the same bytes goes back to the queue, reading its activations
+   * from the new upload's object. Returns the object it used before (to delete), or null when the
+   * evaluation was not `failed` any more (a concurrent retry won).
+   */
+  async requeueFailed(id: string, objectKey: string, natsPrefix: string): Promise<string | null> {
+    const [rows]: [{ old_key: string }[]] = await this.db.query(
+      `UPDATE evaluation e
+          SET status = 'queued', error = NULL, finished_at = NULL, started_at = NULL, heartbeat_at = NULL,
+              worker_id = NULL, published_at = NULL, object_key = $2, nats_prefix = $3
+         FROM (SELECT id, object_key AS old_key FROM evaluation WHERE id = $1 FOR UPDATE) old
+        WHERE e.id = old.id AND e.status = 'failed'
+        RETURNING old.old_key`,
+      [id, objectKey, natsPrefix],
+    );
+    return rows[0]?.old_key ?? null;
+  }
+
   async markPublished(id: string, db: DataSource | EntityManager = this.db): Promise<void> {
     await db.query(`UPDATE evaluation SET published_at = now() WHERE id = $1`, [id]);
   }

@@ -88,6 +88,16 @@ export class IngestService {
         throw err;
       });
     if (!evaluation.created) {
+      if (evaluation.contentSha256 === done.sha256 && evaluation.status === 'failed') {
+        // The same checkpoint again after it failed: try once more, from the bytes just received.
+        const oldKey = await this.evaluations.requeueFailed(evaluation.id, objectKey, this.config.natsPrefix);
+        if (oldKey !== null) {
+          if (oldKey !== objectKey) await this.deleteObject(oldKey);
+          this.uploads.inc({ outcome: 'retry_failed' });
+          await this.publish(evaluation.id, `${evaluation.id}:retry:${Date.now()}`);
+          return { evaluationId: evaluation.id, status: 'queued', created: false };
+        }
+      }
       await this.deleteObject(objectKey);
       if (evaluation.contentSha256 !== done.sha256) {
         this.uploads.inc({ outcome: 'conflict' });
@@ -100,15 +110,21 @@ export class IngestService {
       return { evaluationId: evaluation.id, status: evaluation.status, created: false };
     }
     this.uploads.inc({ outcome: 'accepted' });
-    // After the commit: the row exists before any worker can see the job. A failed publish is not an
-    // error for the client; the sweeper publishes evaluations left queued.
-    try {
-      await this.queue.publish(evaluation.id);
-      await this.evaluations.markPublished(evaluation.id);
-    } catch (err) {
-      this.logger.warn({ err, evaluationId: evaluation.id }, 'publish failed; the sweeper will retry');
-    }
+    await this.publish(evaluation.id);
     return { evaluationId: evaluation.id, status: 'queued', created: true };
+  }
+
+  /**
+   * After the commit: the row exists before any worker can see the job. A failed publish is not an error
+   * for the client; the sweeper publishes evaluations left queued.
+   */
+  private async publish(evaluationId: string, msgId?: string): Promise<void> {
+    try {
+      await this.queue.publish(evaluationId, msgId);
+      await this.evaluations.markPublished(evaluationId);
+    } catch (err) {
+      this.logger.warn({ err, evaluationId }, 'publish failed; the sweeper will retry');
+    }
   }
 
   private async deleteObject(name: string): Promise<void> {
