@@ -27,6 +27,11 @@ import { launchChromium, screenshot, watchPageErrors } from '../support/browser.
 import { testConfig } from '../support/config.js';
 
 const CHECKPOINTS = 8;
+// Projects of this file's own: `npm test` runs every test file against one database, so the fleet may hold
+// other files' runs too; the assertions look at these projects.
+const SUFFIX = Date.now().toString(36);
+const ALPHA = `dash-alpha-${SUFFIX}`;
+const BETA = `dash-beta-${SUFFIX}`;
 
 interface Alert {
   id: string;
@@ -47,6 +52,7 @@ interface El {
 interface Run {
   id: string;
   name: string;
+  project: string;
 }
 
 let api: INestApplication;
@@ -157,17 +163,17 @@ before(async () => {
   });
 
   const opts = { checkpoints: CHECKPOINTS, stepEvery: 100, tokensPerPrompt: 16 };
-  await createRun('benign-a', simulateRun({ ...opts, kind: 'benign', seed: 1 }), 'alpha');
+  await createRun('benign-a', simulateRun({ ...opts, kind: 'benign', seed: 1 }), ALPHA);
   await createRun(
     'contaminated-50',
     simulateRun({ ...opts, kind: 'contaminated', contamination: 0.5, seed: 2 }),
-    'alpha',
+    ALPHA,
   );
   // Re-aligned on clean data after checkpoint 5: its alerts open, then resolve.
   await createRun(
     'realigned-50',
     simulateRun({ ...opts, checkpoints: 12, kind: 'realigned', contamination: 0.5, realignAt: 5, seed: 4 }),
-    'beta',
+    BETA,
   );
   for (const name of Object.keys(runs)) await uploadCheckpoints(name);
   for (const name of Object.keys(runs)) await waitEvaluated(name);
@@ -220,61 +226,62 @@ describe('dashboard', () => {
 
   test('fleet: every run, riskiest first, with a heat-map cell per watched target', async () => {
     // The key arrives once in the URL; the page keeps it and takes it out of the address bar.
-    await page.goto(`${base}/?key=${encodeURIComponent(apiKey)}#/fleet`);
+    await page.goto(`${base}/?key=${encodeURIComponent(apiKey)}#/fleet?project=${ALPHA}`);
     await page.waitForSelector('#fleet-table tbody tr[data-run-id]');
     assert.equal(new URL(page.url()).search, '', 'the key left the address bar');
-    const rows = await page.$$eval('#fleet-table tbody tr[data-run-id]', (trs) =>
-      trs.map((tr) => ({
-        id: (tr as El).dataset.runId,
-        status: (tr as El).dataset.status,
-        cells: tr.querySelectorAll('td.heat').length,
-      })),
-    );
+    const targets = ['direction:persona', `latent:${sae.personaLatents[1].index}`, `latent:${toxic.index}`];
+    const fleetRows = () =>
+      page.$$eval(
+        '#fleet-table tbody tr[data-run-id]',
+        (trs, keys) =>
+          trs.map((tr) => ({
+            id: (tr as El).dataset.runId,
+            status: (tr as El).dataset.status,
+            deltas: keys.map((k) => {
+              const td = [...tr.querySelectorAll('td.heat')].find((c) => c.dataset.target === k);
+              return td?.dataset.delta ? Number(td.dataset.delta) : null;
+            }),
+          })),
+        targets,
+      );
+    const rows = await fleetRows();
     assert.deepEqual(
-      rows.map((r) => r.id).sort(),
-      ['benign-a', 'contaminated-50', 'realigned-50'].map((n) => runs[n].id).sort(),
+      rows.map((r) => r.id),
+      [runs['contaminated-50'].id, runs['benign-a'].id],
+      'the 50% contaminated run first',
     );
     // Each run's status is the worst severity among its open alerts (ok without any), as the API has them;
     // whether the detectors flag a given benign run is their business, not the dashboard's.
     const rank = ['ok', 'watch', 'warning', 'critical'];
-    const open = list<Alert>(await call('GET', '/v1/alerts?status=open&limit=1000'), 'alerts');
     for (const r of rows) {
-      const worst = open
-        .filter((a) => a.runId === r.id)
+      const worst = (await alertsOf(r.id ?? ''))
+        .filter((a) => a.status === 'open')
         .reduce((w, a) => (rank.indexOf(a.severity) > rank.indexOf(w) ? a.severity : w), 'ok');
       assert.equal(r.status, worst, `status of run ${r.id}`);
     }
-    const ranks = rows.map((r) => rank.indexOf(r.status ?? ''));
-    assert.deepEqual(
-      ranks,
-      [...ranks].sort((a, b) => b - a),
-      'riskiest first',
-    );
-    assert.equal(rows[0].id, runs['contaminated-50'].id, 'the 50% contaminated run is listed first');
     assert.equal(rows[0].status, 'critical');
-    // Two watched latents and one direction.
-    for (const r of rows) assert.equal(r.cells, 3);
-    // The column of the toxic-persona latent shows the API's latest delta.
-    const drift = list<{ runId: string; delta: number }>(
-      await call('GET', `/v1/fleet/drift?target=latent:${toxic.index}`),
-      'runs',
-    );
-    const contaminated = drift.find((d) => d.runId === runs['contaminated-50'].id);
-    assert.ok(contaminated && contaminated.delta > 0, 'the persona latent rose in the contaminated run');
-    const shown = await page.$eval(
-      `#fleet-table tr[data-run-id="${runs['contaminated-50'].id}"] td.heat[data-delta]`,
-      (td) => Number((td as El).dataset.delta),
-    );
-    assert.ok(Math.abs(shown - contaminated.delta) < 1e-9);
+    // A cell per watched target (two latents, one direction) with the API's latest delta.
+    for (const [k, target] of targets.entries()) {
+      const drift = list<{ runId: string; delta: number }>(
+        await call('GET', `/v1/fleet/drift?target=${target}&project=${ALPHA}`),
+        'runs',
+      );
+      for (const r of rows) {
+        const fromApi = drift.find((d) => d.runId === r.id);
+        assert.ok(fromApi, `${target} of ${r.id} in the API`);
+        assert.ok(Math.abs((r.deltas[k] ?? NaN) - fromApi.delta) < 1e-9, `${target} of ${r.id} on the page`);
+      }
+    }
+    const toxicDelta = rows[0].deltas[targets.indexOf(`latent:${toxic.index}`)];
+    assert.ok(toxicDelta !== null && toxicDelta > 0, 'the persona latent rose in the contaminated run');
     await screenshot(page, 'fleet');
 
-    // Filter by project: only beta's run is left.
-    await page.selectOption('select[name=project]', 'beta');
-    const filtered = await page.$$eval('#fleet-table tbody tr[data-run-id]', (trs) =>
-      trs.map((tr) => (tr as El).dataset.runId),
+    // The other project: only the re-aligned run.
+    await page.selectOption('select[name=project]', BETA);
+    assert.deepEqual(
+      (await fleetRows()).map((r) => r.id),
+      [runs['realigned-50'].id],
     );
-    assert.deepEqual(filtered, [runs['realigned-50'].id]);
-    await page.selectOption('select[name=project]', '');
   });
 
   /** What the run page shows: per chart, its points and its alert markers (mirrored in the DOM). */
@@ -306,7 +313,7 @@ describe('dashboard', () => {
   }
 
   async function openRunFromFleet(name: string) {
-    await page.goto(`${base}/#/fleet`);
+    await page.goto(`${base}/#/fleet?project=${runs[name].project}`);
     await page.click(`#fleet-table a[href="#/runs/${runs[name].id}"]`);
     await page.waitForSelector(`.chart[data-points]`);
     assert.equal(await page.textContent('#run-name'), name);
@@ -398,7 +405,7 @@ describe('dashboard', () => {
         contamination: 0.5,
         seed: 3,
       }),
-      'beta',
+      BETA,
     );
     await uploadCheckpoints('late-contaminated');
     await waitEvaluated('late-contaminated');

@@ -114,7 +114,7 @@ export async function renderFleet(root) {
     const head = targets
       .map(
         (t) =>
-          `<th class="heat-col" title="${esc(t.label ?? '')} (${esc(t.key)})"><span>${esc(targetText(t, t.label))}</span></th>`,
+          `<th class="heat-col" data-target="${esc(t.key)}" title="${esc(t.label ?? '')} (${esc(t.key)})"><span>${esc(targetText(t, t.label))}</span></th>`,
       )
       .join('');
     const html = visible
@@ -122,9 +122,10 @@ export async function renderFleet(root) {
       .map((r) => {
         const cells = r.cells
           .map((c, i) => {
-            if (!c) return '<td class="heat none" title="not watched or no data">·</td>';
+            if (!c)
+              return `<td class="heat none" data-target="${esc(targets[i].key)}" title="not watched or no data">·</td>`;
             const title = `${targets[i].label ?? targets[i].key}: Δ ${signed(c.delta)}${c.t !== undefined ? `, t ${num(c.t)}` : ''}${c.p !== undefined ? `, p ${num(c.p)}` : ''}${c.step !== undefined ? ` at step ${c.step}` : ''} (${c.status ?? '?'})`;
-            return `<td class="heat heat-${esc(c.status ?? 'ok')}" style="background:${heat(c.delta, scales[i])}" title="${esc(title)}" data-delta="${c.delta ?? ''}">${signed(c.delta, 2)}</td>`;
+            return `<td class="heat heat-${esc(c.status ?? 'ok')}" data-target="${esc(targets[i].key)}" style="background:${heat(c.delta, scales[i])}" title="${esc(title)}" data-delta="${c.delta ?? ''}">${signed(c.delta, 2)}</td>`;
           })
           .join('');
         return `<tr data-run-id="${esc(r.run.id)}" data-status="${r.status}">
