@@ -36,8 +36,11 @@ export class EarlyWarning1764400200000 implements MigrationInterface {
       PRIMARY KEY (evaluation_id, target),
       CHECK ((kind = 'latent') = (latent_index IS NOT NULL) AND (kind = 'direction') = (direction_name IS NOT NULL))
     )`);
+    // INCLUDE the per-point columns: the trend (one range of the index) and fleet drift (one backwards probe
+    // per run) become index-only scans, already in (target, step) order, with no heap visits.
     await q.query(
-      `CREATE INDEX evaluation_target_stat_run_idx ON evaluation_target_stat (run_id, target, step)`,
+      `CREATE INDEX evaluation_target_stat_run_idx ON evaluation_target_stat (run_id, target, step)
+         INCLUDE (mean, delta, se, t, p, z, cusum)`,
     );
 
     await q.query(`CREATE TABLE alert (
