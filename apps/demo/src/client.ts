@@ -46,10 +46,14 @@ export interface RunTrend {
 }
 
 export class SentinelClient {
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly apiKey?: string,
+  ) {}
 
   private async call<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
     const headers: Record<string, string> = {};
+    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
     let payload: string | Uint8Array | undefined;
     if (body instanceof Uint8Array) {
       headers['content-type'] = contentType ?? 'application/octet-stream';

@@ -6,6 +6,8 @@
 import { join } from 'node:path';
 import { type Writable } from 'node:stream';
 import { type SentinelConfig } from '../../../libs/common/src/config/config.js';
+import { ALL_PROJECTS, createApiKey, revokeApiKey } from '../../../libs/auth/src/index.js';
+import { createDataSource } from '../../../libs/persistence/src/data-source.js';
 import { runMigrations } from '../../../libs/persistence/src/migrations.js';
 import {
   activationsSafetensors,
@@ -51,7 +53,9 @@ export interface DemoResult {
   outcomes: RunOutcome[];
   table: string;
   apiUrl: string;
+  /** Opens the dashboard with the demo's API key. */
   dashboardUrl: string;
+  apiKey: string;
   /** From start to the table, in milliseconds, and where the time went. */
   wallMs: number;
   phases: Record<string, number>;
@@ -88,6 +92,8 @@ export async function runDemo(
   });
   cleanup.add(() => infra.stop());
   await runMigrations(infra.databaseUrl);
+  const apiKey = await demoApiKey(infra.databaseUrl);
+  cleanup.add(apiKey.revoke);
   phase('infrastructure');
 
   // The configured port when it is free (the README's http://127.0.0.1:3000), any free port otherwise.
@@ -104,7 +110,7 @@ export async function runDemo(
   say(`api and ${options.workers} workers ready (logs in ${join(infra.workDir, 'logs')})`);
   phase('apps');
   try {
-    return await simulateRuns(options, apps.apiUrl, infra, io, t0, phases, phase);
+    return await simulateRuns(options, apps.apiUrl, apiKey.key, infra, io, t0, phases, phase);
   } catch (err) {
     // The work folder goes with the cleanup: say what the processes logged before it does.
     const tails = apps.processes.map(
@@ -119,6 +125,7 @@ export async function runDemo(
 async function simulateRuns(
   options: DemoOptions,
   apiUrl: string,
+  key: string,
   infra: Infra,
   io: DemoIo,
   t0: number,
@@ -127,7 +134,7 @@ async function simulateRuns(
 ): Promise<DemoResult> {
   const say = (line: string) => io.err.write(`${line}\n`);
 
-  const client = new SentinelClient(apiUrl);
+  const client = new SentinelClient(apiUrl, key);
   const sae = simulateSae({ dIn: options.dIn, dSae: options.dSae, seed: options.seed });
   const saeDir = await writeSimulatedSaeFolder(sae, join(infra.workDir, 'sae'));
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -185,19 +192,46 @@ async function simulateRuns(
   io.out.write(`\n${table}\n\n`);
   io.out.write(
     `${evaluations} checkpoints evaluated in ${(phases.runs / 1000).toFixed(1)} s; demo wall time ${(wallMs / 1000).toFixed(1)} s\n` +
-      `Dashboard: ${apiUrl}/   REST: ${apiUrl}/docs   project ${project}\n`,
+      `Dashboard: ${apiUrl}/?key=${key}\n` +
+      `REST:      ${apiUrl}/docs (Authorization: Bearer ${key}; an org-wide admin key, revoked when the demo ends)\n` +
+      `Project:   ${project}\n`,
   );
   return {
     outcomes,
     table,
     apiUrl,
-    dashboardUrl: `${apiUrl}/`,
+    dashboardUrl: `${apiUrl}/?key=${key}`,
+    apiKey: key,
     wallMs,
     phases,
     evaluations,
     started: infra.started,
     project,
   };
+}
+
+/**
+ * The API wants a key on every call (AUTH_REQUIRED): the demo makes an org-wide admin key straight in
+ * Postgres, as `sentinel keys create` does, and revokes it when it ends.
+ */
+async function demoApiKey(databaseUrl: string): Promise<{ key: string; revoke: () => Promise<void> }> {
+  const dataSource = createDataSource(databaseUrl, 'sentinel-demo');
+  await dataSource.initialize();
+  try {
+    const { key, keyId } = await createApiKey(dataSource, {
+      project: ALL_PROJECTS,
+      role: 'admin',
+      name: 'npm run demo',
+    });
+    const revoke = async () => {
+      const ds = createDataSource(databaseUrl, 'sentinel-demo');
+      await ds.initialize();
+      await revokeApiKey(ds, keyId).finally(() => ds.destroy());
+    };
+    return { key, revoke };
+  } finally {
+    await dataSource.destroy();
+  }
 }
 
 /**
