@@ -146,7 +146,7 @@ test('a worker SIGKILLed mid-evaluation: the job is redelivered and completes on
     await waitFor(
       'the child worker to start the evaluation',
       async () => ((await row(id)).worker_id === workerIdOf(child.pid!) ? true : undefined),
-      30_000,
+      90_000,
       10,
     );
     child.kill('SIGKILL');
@@ -175,7 +175,7 @@ test('SIGTERM drains: the evaluation in hand finishes, then the worker exits', a
     await waitFor(
       'the child worker to start the evaluation',
       async () => ((await row(id)).worker_id === workerIdOf(child.pid!) ? true : undefined),
-      30_000,
+      90_000,
       10,
     );
     child.kill('SIGTERM');

@@ -90,7 +90,8 @@ export async function startWorker(config: SentinelConfig): Promise<INestApplicat
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
+  // Generous: the machine running the tests may be shared and slow; a pass never waits this long.
+  timeoutMs = 60_000,
   everyMs = 100,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -3,7 +3,10 @@ import { createWorkerApp } from './app.js';
 
 const { config, logger, nestLogger } = loadConfigOrExit('worker');
 const app = await createWorkerApp(config, nestLogger);
-exitOnSignals(app, logger);
+// Draining finishes the evaluations in hand, which can take far longer than the API's 9 s: stay within
+// the Deployment's terminationGracePeriodSeconds (120, k8s/base/worker.yaml). A worker killed earlier
+// loses nothing: its jobs are redelivered.
+exitOnSignals(app, logger, 110_000);
 await app.listen(config.workerHttpPort, '0.0.0.0');
 logger.info(
   { httpPort: config.workerHttpPort },
