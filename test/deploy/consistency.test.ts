@@ -67,10 +67,21 @@ const podLabels = (o: K8sObject) =>
 const workloads = (objects: K8sObject[]) =>
   objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job');
 
-/** A container's environment as the kubelet would build it; Secret values become stand-ins. */
+/**
+ * A container's environment as the kubelet would build it: ConfigMaps, then `env` in order with
+ * `$(NAME)` expanded from what came before. Secret values become stand-ins of the right shape.
+ */
 function containerEnv(objects: K8sObject[], c: Container) {
   const env: Record<string, string> = {};
   const secrets: Record<string, { name: string; key: string }> = {};
+  /** Variables whose only use is inside another's `$(…)`. */
+  const helpers = new Set<string>();
+  const standIn: Record<string, string> = {
+    // The shape of CloudNativePG's `uri` key.
+    uri: 'postgresql://sentinel:secret@sentinel-pg-rw.sentinel:5432/sentinel',
+    username: 'user',
+    password: 'secret',
+  };
   for (const from of c.envFrom ?? []) {
     assert.ok(from.configMapRef, `${c.name}: envFrom other than a ConfigMap is not expected`);
     Object.assign(env, get(objects, 'ConfigMap', from.configMapRef.name).data as Record<string, string>);
@@ -78,14 +89,17 @@ function containerEnv(objects: K8sObject[], c: Container) {
   for (const e of c.env ?? []) {
     if (e.valueFrom?.secretKeyRef) {
       secrets[e.name] = e.valueFrom.secretKeyRef;
-      // The shape of CloudNativePG's `uri` key.
-      env[e.name] = 'postgresql://sentinel:secret@sentinel-pg-rw.sentinel:5432/sentinel';
+      env[e.name] = standIn[e.valueFrom.secretKeyRef.key] ?? 'secret';
     } else {
       assert.ok(e.value !== undefined, `${c.name}: ${e.name} has neither a value nor a secretKeyRef`);
-      env[e.name] = e.value;
+      env[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => {
+        if (!(name in env)) return whole;
+        helpers.add(name);
+        return env[name];
+      });
     }
   }
-  return { env, secrets };
+  return { env, secrets, helpers };
 }
 
 /** Names a deployment file sets that the apps do not read (what a one-sided rename leaves behind). */
@@ -229,6 +243,18 @@ const composeGpu = (
     : parseYaml(read('docker-compose.gpu.yml'))
 ) as { services: Record<string, Obj> };
 
+/** APP_ROLE_GRANTS of the compiled migrations: the group roles the api and the workers log in through. */
+async function appRoleGrants(): Promise<Record<string, unknown>> {
+  const dir = join(compiled, 'migrations');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
+    const mod = (await import(pathToFileURL(join(dir, file)).href)) as {
+      APP_ROLE_GRANTS?: Record<string, unknown>;
+    };
+    if (mod.APP_ROLE_GRANTS) return mod.APP_ROLE_GRANTS;
+  }
+  throw new Error(`no migration in ${dir} exports APP_ROLE_GRANTS`);
+}
+
 suite('environment variables', () => {
   test('loadConfig reads exactly the variables in CONFIG_VARIABLES', () => {
     const seen = new Set<string>();
@@ -246,27 +272,76 @@ suite('environment variables', () => {
     test(`${overlay}: every container sets only variables the apps read, with values loadConfig accepts`, () => {
       for (const w of workloads(objects)) {
         for (const c of podSpec(w).containers) {
-          const { env, secrets } = containerEnv(objects, c);
-          assert.deepEqual(
-            unknownVariables(Object.keys(env), CONFIG_VARIABLES),
-            [],
-            `${w.metadata.name}/${c.name}`,
-          );
+          const { env, helpers } = containerEnv(objects, c);
+          // A name the apps do not read is allowed only as a helper inside another variable's $(…).
+          const names = Object.keys(env).filter((n) => !helpers.has(n));
+          assert.deepEqual(unknownVariables(names, CONFIG_VARIABLES), [], `${w.metadata.name}/${c.name}`);
+          for (const h of helpers) {
+            assert.ok(!CONFIG_VARIABLES.includes(h as never), `${h} is read by the apps: not a mere helper`);
+          }
           assert.doesNotThrow(() => loadConfig(env), `${w.metadata.name}/${c.name}`);
           // The defaults point at 127.0.0.1: in a cluster both must be set.
           assert.ok(env.NATS_URL, `${w.metadata.name}: NATS_URL`);
-          const cluster = get(objects, 'Cluster');
-          assert.deepEqual(secrets.DATABASE_URL, { name: `${cluster.metadata.name}-app`, key: 'uri' });
+          assert.ok(
+            c.env?.some((e) => e.name === 'DATABASE_URL'),
+            `${w.metadata.name}: DATABASE_URL`,
+          );
         }
       }
+    });
+
+    test(`${overlay}: migrations run as the schema owner, api and workers as least-privilege logins`, async () => {
+      const grants = await appRoleGrants();
+      const cluster = get(objects, 'Cluster');
+      const clusterSpec = spec(cluster) as {
+        bootstrap: { initdb: { database: string; owner: string; postInitSQL?: string[] } };
+        managed?: {
+          roles: { name: string; login?: boolean; inRoles?: string[]; passwordSecret?: { name: string } }[];
+        };
+      };
+      const migrate = podSpec(get(objects, 'Job', 'sentinel-migrate')).containers[0];
+      assert.deepEqual(containerEnv(objects, migrate).secrets.DATABASE_URL, {
+        name: `${cluster.metadata.name}-app`,
+        key: 'uri',
+      });
+      for (const [name, group] of [
+        ['sentinel-api', 'sentinel_api'],
+        ['sentinel-worker', 'sentinel_worker'],
+      ]) {
+        assert.ok(grants[group], `${group} is not a role of the AppRoles migration`);
+        const c = podSpec(get(objects, 'Deployment', name)).containers[0];
+        const url = c.env!.find((e) => e.name === 'DATABASE_URL')!;
+        const m = /^postgresql:\/\/\$\((\w+)\):\$\((\w+)\)@([\w.-]+):5432\/(\w+)$/.exec(url.value ?? '');
+        assert.ok(m, `${name}: DATABASE_URL should be built from a login Secret, got ${url.value}`);
+        const ref = (v: string) => c.env!.find((e) => e.name === v)?.valueFrom?.secretKeyRef;
+        const user = ref(m[1]);
+        assert.equal(user?.key, 'username');
+        assert.deepEqual(ref(m[2]), { name: user.name, key: 'password' });
+        assert.equal(m[3], `${cluster.metadata.name}-rw`);
+        assert.equal(m[4], clusterSpec.bootstrap.initdb.database);
+        // The Secret's login is a managed role that is only a member of the app's group role.
+        const role = clusterSpec.managed?.roles.find((r) => r.passwordSecret?.name === user.name);
+        assert.ok(role, `${name}: no managed role uses the Secret ${user.name}`);
+        assert.equal(role.login, true);
+        assert.deepEqual(role.inRoles, [group]);
+        assert.notEqual(role.name, clusterSpec.bootstrap.initdb.owner);
+        // The group exists before the migrations grant to it (the owner may not create roles).
+        assert.ok(clusterSpec.bootstrap.initdb.postInitSQL?.includes(`CREATE ROLE ${group} NOLOGIN`), group);
+      }
+      assert.deepEqual(
+        objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name),
+        [],
+        'no Secret is committed',
+      );
     });
   }
 
   test('a variable renamed on one side only is reported', () => {
     const renamed = CONFIG_VARIABLES.filter((v) => v !== 'WORKER_HTTP_PORT');
     const worker = get(overlays.prod, 'Deployment', 'sentinel-worker');
-    const { env } = containerEnv(overlays.prod, podSpec(worker).containers[0]);
-    assert.deepEqual(unknownVariables(Object.keys(env), renamed), ['WORKER_HTTP_PORT']);
+    const { env, helpers } = containerEnv(overlays.prod, podSpec(worker).containers[0]);
+    const names = Object.keys(env).filter((n) => !helpers.has(n));
+    assert.deepEqual(unknownVariables(names, renamed), ['WORKER_HTTP_PORT']);
   });
 });
 
