@@ -59,6 +59,19 @@ export class AlertDispatcher implements OnModuleInit, OnModuleDestroy {
     await this.running?.catch(() => undefined);
   }
 
+  /**
+   * After a commit that wrote alert events: publishes them on NATS before returning, and starts webhook
+   * delivery in the background (a slow or failing webhook must not hold up the worker's job or an HTTP
+   * request). Failures are left to the sweep.
+   */
+  async afterCommit(): Promise<void> {
+    if (this.stopped) return;
+    await this.publishPending().catch((err: Error) =>
+      this.log.warn({ err: err.message }, 'publishing alert events failed; the sweep retries'),
+    );
+    void this.flush();
+  }
+
   /** Publishes pending events and attempts due webhook deliveries; concurrent calls coalesce. */
   flush(): Promise<void> {
     if (this.stopped) return Promise.resolve();

@@ -136,7 +136,7 @@ export class EarlyWarningQueries {
     if (!UUID.test(id)) throw new QueryError('not_found', `alert ${id} not found`);
     const result = await this.alerts.acknowledge(id, by ?? null, note ?? null);
     if (!result) throw new QueryError('not_found', `alert ${id} not found`);
-    if (result.changed) await this.dispatcher.flush();
+    if (result.changed) await this.dispatcher.afterCommit();
     return result.alert;
   }
 

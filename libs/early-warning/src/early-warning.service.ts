@@ -119,9 +119,9 @@ export class EarlyWarningService {
       out.risingComputed = await this.computeRising(m, run.id, baseline.id);
       return out;
     });
-    // After commit: the outbox goes to NATS and webhooks. A failure here is retried by the dispatcher's
-    // sweep; the alert itself is already on record.
-    if (result.alertEvents > 0) await this.dispatcher.flush();
+    // After commit: the outbox goes to NATS now, to webhooks in the background. A failure here is retried
+    // by the dispatcher's sweep; the alert itself is already on record.
+    if (result.alertEvents > 0) await this.dispatcher.afterCommit();
     return result;
   }
 
