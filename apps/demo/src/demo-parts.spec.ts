@@ -72,7 +72,7 @@ test('outcome: first warning, lead in checkpoints, watch alerts are not warnings
 test('progress: bars never wrap; events are plain lines off a terminal', () => {
   const row = formatRow({ name: 'run', total: 12, done: 6, note: 'x'.repeat(200) }, 3, 80);
   assert.equal(row.length, 79);
-  assert.match(row, /^run {2}█{12}░{12} {3}6\/12/);
+  assert.match(row, /^run {2}█{10}░{10} {3}6\/12/);
   const stream = new PassThrough();
   let text = '';
   stream.on('data', (c: Buffer) => (text += c.toString()));

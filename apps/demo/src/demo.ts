@@ -172,6 +172,7 @@ async function simulateRuns(
     runIds.set(s.name, run.id);
   }
 
+  say('progress: checkpoints evaluated, step, beh = simulated behaviour score, open warnings');
   const board = new ProgressBoard(
     io.err,
     scenarios.map((s) => ({ name: s.name, total: s.plan.checkpoints.length })),
@@ -251,12 +252,13 @@ async function driveRun(
     const activations = checkpointActivations(sae, scenario.plan, checkpoint.index);
     const body = activationsSafetensors(activations, { run: scenario.name, step: String(checkpoint.step) });
     const { evaluationId } = await client.submitActivations(runId, checkpoint.step, body);
-    board.update(scenario.name, checkpoint.index, `step ${checkpoint.step} · evaluating`);
+    board.update(scenario.name, checkpoint.index, `step ${checkpoint.step}  evaluating`);
     await waitForEvaluation(client, evaluationId, scenario.name, checkpoint.step);
     const alerts = await waitForAnalysis(client, runId, checkpoint.step);
     onAlerts(alerts);
     const warnings = alerts.filter((a) => WARNING_SEVERITIES.includes(a.severity) && a.status !== 'resolved');
     const behaviour = `behaviour ${checkpoint.behaviourScore.toFixed(2)}`;
+    const short = `beh ${checkpoint.behaviourScore.toFixed(2)}`;
     if (warnings.length && !warned) {
       warned = true;
       const first = warnings[0];
@@ -264,8 +266,8 @@ async function driveRun(
         `⚠ ${scenario.name}: ${first.severity} (${first.rule}) at step ${checkpoint.step}, ${behaviour}`,
       );
     }
-    const state = warnings.length ? `⚠ ${warnings.length} open` : warned ? 'alerts resolved' : 'quiet';
-    board.update(scenario.name, checkpoint.index + 1, `step ${checkpoint.step} · ${behaviour} · ${state}`);
+    const state = warnings.length ? `⚠ ${warnings.length} open` : warned ? 'resolved' : 'quiet';
+    board.update(scenario.name, checkpoint.index + 1, `step ${checkpoint.step}  ${short}  ${state}`);
   }
 }
 

@@ -74,7 +74,7 @@ export class ProgressBoard {
   }
 }
 
-export function formatRow(row: ProgressRow, nameWidth: number, columns = 100, barWidth = 24): string {
+export function formatRow(row: ProgressRow, nameWidth: number, columns = 100, barWidth = 20): string {
   const filled = row.total > 0 ? Math.round((barWidth * row.done) / row.total) : 0;
   const bar = '█'.repeat(filled) + '░'.repeat(barWidth - filled);
   const line = `${row.name.padEnd(nameWidth)}  ${bar}  ${String(row.done).padStart(2)}/${row.total}  ${row.note}`;
