@@ -91,3 +91,48 @@ test('wrong d_in is 422 and names both widths', () => {
       err.status === 422 && /d_in 8 but the run's SAE encodes d_in 16/.test(err.message),
   );
 });
+
+test('prompt_offsets are checked as they stream, in any chunking', () => {
+  const data = Float32Array.from({ length: 32 * D_IN }, (_, i) => Math.cos(i));
+  for (const [offsets, index] of [
+    [[0, 20, 10, 32], 2],
+    [[1, 10, 32], 0],
+    [[0, 10, 31], 2],
+    [[0, 40, 32], 1],
+  ] as const) {
+    for (const dtype of ['I32', 'I64'] as const) {
+      const bytes = writeSafetensors({
+        prompt_offsets: { dtype, shape: [offsets.length], data: [...offsets] },
+        activations: { dtype: 'F32', shape: [32, D_IN], data },
+      });
+      for (const size of [1, 3, 5, 64, bytes.length]) {
+        const result = feed(bytes, size);
+        assert.ok(result instanceof UploadRejectedError, `${offsets} ${dtype} in ${size}-byte chunks`);
+        assert.equal(result.status, 400);
+        assert.match(result.message, new RegExp(`"prompt_offsets" has -?\\d+ at index ${index},`));
+      }
+    }
+  }
+});
+
+test('a header declaring a huge prompt_offsets allocates nothing for it before its bytes arrive', () => {
+  // 150M I64 offsets (1.2 GB) after 1 KiB of activations: within a 2 GiB upload limit.
+  const n = 150_000_000;
+  const json = Buffer.from(
+    JSON.stringify({
+      activations: { dtype: 'F32', shape: [32, D_IN], data_offsets: [0, 32 * D_IN * 4] },
+      prompt_offsets: { dtype: 'I64', shape: [n], data_offsets: [32 * D_IN * 4, 32 * D_IN * 4 + 8 * n] },
+    }),
+  );
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  const check = new ActivationsUploadCheck({
+    expectedDIn: D_IN,
+    limitBytes: 2 * 1024 ** 3,
+    source: 'upload',
+  });
+  const before = process.memoryUsage().arrayBuffers;
+  check.push(Buffer.concat([length, json]));
+  assert.equal(check.info?.nPrompts, n - 1);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 2 ** 20, 'allocated the declared tensor');
+});

@@ -57,8 +57,11 @@ export class ActivationsUploadCheck {
   /** Bytes of the float range already scanned (aligned to whole elements). */
   private scanned = 0;
   private carry = Buffer.alloc(0);
-  private offsetsRange?: { begin: number; end: number; dtype: string };
-  private offsetsBytes?: Buffer;
+  /**
+   * prompt_offsets, checked element by element as they stream: never allocated whole, since a header
+   * may declare a tensor of any size up to the upload limit before a single data byte arrives.
+   */
+  private offsets?: { begin: number; end: number; width: 4 | 8; index: number; prev: number; carry: Buffer };
 
   constructor(private readonly opts: UploadCheckOptions) {
     if (opts.declaredLength !== undefined && opts.declaredLength > opts.limitBytes) {
@@ -117,7 +120,6 @@ export class ActivationsUploadCheck {
           `${this.info.totalLength} bytes`,
       );
     }
-    if (this.offsetsRange) this.checkOffsets();
     return { ...this.info, sha256: this.hash.digest('hex'), sizeBytes: this.received };
   }
 
@@ -192,12 +194,14 @@ export class ActivationsUploadCheck {
       };
       const offsets = entries.find((e) => e.name === PROMPT_OFFSETS_TENSOR);
       if (offsets) {
-        this.offsetsRange = {
+        this.offsets = {
           begin: info.headerLength + offsets.begin,
           end: info.headerLength + offsets.end,
-          dtype: offsets.dtype,
+          width: offsets.dtype === 'I32' ? 4 : 8,
+          index: 0,
+          prev: 0,
+          carry: Buffer.alloc(0),
         };
-        this.offsetsBytes = Buffer.alloc(offsets.end - offsets.begin);
       }
     }
     this.info = info;
@@ -206,11 +210,10 @@ export class ActivationsUploadCheck {
   /** Scans the part of `chunk` (which starts at absolute offset `at`) that falls in the tensors we check. */
   private scan(chunk: Uint8Array, at: number): void {
     const end = at + chunk.byteLength;
-    if (this.offsetsRange && this.offsetsBytes) {
-      const { begin: ob, end: oe } = this.offsetsRange;
-      const from = Math.max(ob, at);
-      const to = Math.min(oe, end);
-      if (from < to) this.offsetsBytes.set(chunk.subarray(from - at, to - at), from - ob);
+    if (this.offsets) {
+      const from = Math.max(this.offsets.begin, at);
+      const to = Math.min(this.offsets.end, end);
+      if (from < to) this.scanOffsets(chunk.subarray(from - at, to - at));
     }
     const f = this.floats!;
     const from = Math.max(f.begin, at);
@@ -252,16 +255,19 @@ export class ActivationsUploadCheck {
     );
   }
 
-  private checkOffsets(): void {
-    const { dtype } = this.offsetsRange!;
-    const buf = this.offsetsBytes!;
+  /** Checks the next bytes of prompt_offsets: starting at 0, non-decreasing, ending at n_tokens. */
+  private scanOffsets(part: Uint8Array): void {
+    const o = this.offsets!;
     const nTokens = this.info!.nTokens;
-    const width = dtype === 'I32' ? 4 : 8;
-    const n = buf.byteLength / width;
-    let prev = 0;
-    for (let p = 0; p < n; p++) {
-      const v = width === 4 ? buf.readInt32LE(p * 4) : Number(buf.readBigInt64LE(p * 8));
-      const ok = p === 0 ? v === 0 : v >= prev && v <= nTokens;
+    const n = (o.end - o.begin) / o.width;
+    const buf = o.carry.byteLength
+      ? Buffer.concat([o.carry, part])
+      : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+    const whole = buf.byteLength - (buf.byteLength % o.width);
+    for (let at = 0; at < whole; at += o.width, o.index++) {
+      const p = o.index;
+      const v = o.width === 4 ? buf.readInt32LE(at) : Number(buf.readBigInt64LE(at));
+      const ok = p === 0 ? v === 0 : v >= o.prev && v <= nTokens;
       if (!ok || (p === n - 1 && v !== nTokens)) {
         throw new UploadRejectedError(
           400,
@@ -269,8 +275,9 @@ export class ActivationsUploadCheck {
             `starting at 0, non-decreasing, ending at ${nTokens} (n_tokens)`,
         );
       }
-      prev = v;
+      o.prev = v;
     }
+    o.carry = Buffer.from(buf.subarray(whole));
   }
 }
 
