@@ -88,7 +88,8 @@ test('the whole path works as the API and worker roles', async () => {
   let api: Api | undefined;
   let worker: INestApplication | undefined;
   try {
-    const nats = testConfig();
+    // The CPU engine: this test is about database privileges, and needs no shader compile.
+    const nats = testConfig({ ENGINE_BACKEND: 'cpu' });
     api = await startApi({ ...nats, databaseUrl: urlAs(users.api) });
     worker = await startWorker({ ...nats, databaseUrl: urlAs(users.worker) });
     const sae = await registerSae(api, 16, 64, 7);
@@ -97,22 +98,30 @@ test('the whole path works as the API and worker roles', async () => {
       const res = await api.upload(runId, step, activationsFile(24, 16, 100 + step, { nPrompts: 3 }));
       assert.equal(res.status, 202, JSON.stringify(res.body));
       const id = res.body.evaluationId!;
-      const done = await waitFor(`evaluation ${step}`, async () => {
-        const e = await api!.json<{ status: string; error?: string }>('GET', `/v1/evaluations/${id}`);
-        return e.body.status === 'done' || e.body.status === 'failed' ? e.body : undefined;
-      });
+      const done = await waitFor(
+        `evaluation ${step}`,
+        async () => {
+          const e = await api!.json<{ status: string; error?: string }>('GET', `/v1/evaluations/${id}`);
+          return e.body.status === 'done' || e.body.status === 'failed' ? e.body : undefined;
+        },
+        90_000,
+      );
       assert.equal(done.status, 'done', done.error);
     }
     // Early warning runs in the worker right after the results commit, so it may trail `done` a moment.
     const api_ = api;
-    await waitFor('early warning over all three checkpoints (as the worker role)', async () => {
-      const trend = await api_.json<{ series: { points: unknown[] }[] }>('GET', `/v1/runs/${runId}/trend`);
-      return trend.status === 200 &&
-        trend.body.series.length > 0 &&
-        trend.body.series.every((s) => s.points.length === 3)
-        ? true
-        : undefined;
-    });
+    await waitFor(
+      'early warning over all three checkpoints (as the worker role)',
+      async () => {
+        const trend = await api_.json<{ series: { points: unknown[] }[] }>('GET', `/v1/runs/${runId}/trend`);
+        return trend.status === 200 &&
+          trend.body.series.length > 0 &&
+          trend.body.series.every((s) => s.points.length === 3)
+          ? true
+          : undefined;
+      },
+      90_000,
+    );
     const hook = await api.json('POST', '/v1/webhooks', {
       project: 'pipeline-tests',
       url: 'http://127.0.0.1:9/h',
