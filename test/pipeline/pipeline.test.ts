@@ -223,6 +223,23 @@ test('SAE registration and watchlist errors say what to fix', async () => {
   );
 });
 
+test('OpenAPI at /docs describes the pipeline endpoints', async () => {
+  const doc = (await (await fetch(`${api.url}/docs/openapi.json`)).json()) as {
+    paths: Record<string, object>;
+  };
+  for (const path of [
+    '/v1/saes',
+    '/v1/saes/{id}',
+    '/v1/saes/{id}/watchlist',
+    '/v1/runs',
+    '/v1/runs/{id}',
+    '/v1/runs/{runId}/checkpoints/{step}/activations',
+    '/v1/evaluations/{id}',
+  ]) {
+    assert.ok(doc.paths[path], `${path} is documented`);
+  }
+});
+
 test('/metrics on the API and the worker', async () => {
   const apiMetrics = await (await fetch(`${api.url}/metrics`)).text();
   assert.match(apiMetrics, /sentinel_queue_depth\{state="pending"\} \d+/);

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Controller, Inject, Logger } from '@nestjs/common';
+import { Controller, Inject, Logger, UseFilters } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import {
   MetricsService,
@@ -19,6 +19,7 @@ import { type JetStreamJobContext } from '../transport/jetstream-job.context.js'
 import {
   AbandonDeliveryError,
   JobOutcomeException,
+  JobOutcomeFilter,
   PermanentEvaluationError,
   RetryEvaluationError,
 } from '../transport/job-outcome.js';
@@ -40,6 +41,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * terminated; anything else is retried with backoff until MAX_DELIVER, then recorded as `failed`.
  */
 @Controller()
+@UseFilters(new JobOutcomeFilter())
 export class EvaluationProcessor {
   private readonly logger = new Logger(EvaluationProcessor.name);
   readonly workerId = `${hostname()}:${process.pid}`;

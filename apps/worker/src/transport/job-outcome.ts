@@ -1,4 +1,6 @@
+import { Catch, type RpcExceptionFilter } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
+import { type Observable, throwError } from 'rxjs';
 
 /**
  * What a job handler tells the transport besides "done" (which is returning normally → ack). They are
@@ -46,4 +48,16 @@ export function outcomeOf(err: unknown): JobOutcome {
     return { kind, message };
   }
   return { kind: 'retry', message: typeof message === 'string' ? message : String(err) };
+}
+
+/**
+ * Hands a JobOutcomeException to the transport as it is. Without it Nest logs every one of them as an
+ * unhandled error (an event handler has no reply stream), although each is an expected outcome that the
+ * handler has already logged at the right level.
+ */
+@Catch(JobOutcomeException)
+export class JobOutcomeFilter implements RpcExceptionFilter<JobOutcomeException> {
+  catch(exception: JobOutcomeException): Observable<never> {
+    return throwError(() => exception);
+  }
 }
