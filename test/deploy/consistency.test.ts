@@ -764,6 +764,32 @@ suite('docker compose', () => {
     assert.equal((composeFile.services.worker.build as { target: string }).target, 'worker-cpu');
   });
 
+  test('migrations as the owner, api and worker as least-privilege logins made by docker/postgres-roles.sql', async () => {
+    const grants = await appRoleGrants();
+    const s = composeFile.services;
+    const user = (name: string) => {
+      const env = s[name].environment as Record<string, string>;
+      return decodeURIComponent(new URL(env.DATABASE_URL).username);
+    };
+    const mounts = ((s.postgres.volumes ?? []) as (string | { source: string; target: string })[]).map((v) =>
+      typeof v === 'string' ? v : `${v.source}:${v.target}`,
+    );
+    assert.ok(
+      mounts.some((m) => /docker\/postgres-roles\.sql:\/docker-entrypoint-initdb\.d\//.test(m)),
+      `postgres mounts: ${mounts.join(', ')}`,
+    );
+    const sql = read('docker/postgres-roles.sql');
+    assert.equal(user('migrate'), (s.postgres.environment as Record<string, string>).POSTGRES_USER);
+    for (const [service, group] of [
+      ['api', 'sentinel_api'],
+      ['worker', 'sentinel_worker'],
+    ]) {
+      assert.ok(grants[group], `${group} is not a role of the AppRoles migration`);
+      assert.match(sql, new RegExp(`CREATE ROLE ${group} NOLOGIN;`));
+      assert.match(sql, new RegExp(`CREATE ROLE ${user(service)} LOGIN PASSWORD '[^']*' IN ROLE ${group};`));
+    }
+  });
+
   test('services, environment, ports and start order match the apps', () => {
     const s = composeFile.services;
     assert.deepEqual(Object.keys(s).sort(), ['api', 'migrate', 'nats', 'postgres', 'worker']);
