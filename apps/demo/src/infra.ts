@@ -7,12 +7,11 @@
  * process-wide exit hooks that call process.exit() on SIGINT, racing the demo's own shutdown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
@@ -184,14 +183,18 @@ async function postgresBinaries(): Promise<{ initdb: string; postgres: string }>
 /** The user Postgres runs as: itself, unless root (Postgres refuses root), then `postgres` or `nobody`. */
 function postgresUser(): { uid: number; gid: number } | undefined {
   if (userInfo().uid !== 0) return undefined;
+  let passwd = '';
+  try {
+    passwd = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    // no passwd file: fall through to the error below
+  }
   for (const name of ['postgres', 'nobody']) {
-    try {
-      const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
-      const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
-      return { uid, gid };
-    } catch {
-      // try the next one
-    }
+    const fields = passwd
+      .split('\n')
+      .find((line) => line.startsWith(`${name}:`))
+      ?.split(':');
+    if (fields && fields.length > 3) return { uid: Number(fields[2]), gid: Number(fields[3]) };
   }
   throw new Error('running as root and no `postgres` or `nobody` user exists for Postgres to run as');
 }
