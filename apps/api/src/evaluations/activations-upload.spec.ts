@@ -136,3 +136,13 @@ test('a header declaring a huge prompt_offsets allocates nothing for it before i
   assert.equal(check.info?.nPrompts, n - 1);
   assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 2 ** 20, 'allocated the declared tensor');
 });
+
+test('a header far larger than an activations file needs is refused before it is buffered', () => {
+  const prefix = Buffer.alloc(16, 0x20);
+  prefix.writeBigUInt64LE(50_000_000n, 0);
+  const check = new ActivationsUploadCheck({ expectedDIn: D_IN, limitBytes: 2 ** 31, source: 'upload' });
+  assert.throws(
+    () => check.push(prefix),
+    (err: UploadRejectedError) => err.status === 400 && /declares a 50000008-byte header/.test(err.message),
+  );
+});

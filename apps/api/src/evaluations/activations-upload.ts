@@ -9,6 +9,13 @@ import {
   SaeFormatError,
 } from '../../../../libs/sae/src/index.js';
 
+/**
+ * The largest header accepted. An activations file describes two tensors in a few hundred bytes; the
+ * format's own 100 MB ceiling would let a client make the API buffer (and re-concatenate, chunk by chunk)
+ * 100 MB before a single check could run.
+ */
+export const MAX_HEADER_BYTES = 1024 * 1024;
+
 /** Why an upload was refused, with the HTTP status that says whose problem it is. */
 export class UploadRejectedError extends Error {
   constructor(
@@ -130,6 +137,13 @@ export class ActivationsUploadCheck {
     try {
       need = activationsHeaderSize(prefix, this.opts.source);
       if (need === null || prefix.byteLength < need) {
+        if (need !== null && need > MAX_HEADER_BYTES) {
+          throw new UploadRejectedError(
+            400,
+            `${this.opts.source}: declares a ${need}-byte header; an activations file's header (two tensors) ` +
+              `needs far less than the ${MAX_HEADER_BYTES} bytes accepted (not an activations file?)`,
+          );
+        }
         if (need !== null && need > this.opts.limitBytes) {
           throw new UploadRejectedError(
             413,
