@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DataSource } from 'typeorm';
+import { WorkQueueService } from '../../libs/messaging/src/index.js';
 import { testConfig } from '../support/config.js';
 import {
   activationsFile,
@@ -32,6 +33,19 @@ test('two worker processes, 50 evaluations: each done exactly once', async () =>
   const runId = await createRun(api, sae, { latents: [3, 30], directions: 1 });
   const children = [spawnWorker(config), spawnWorker(config)];
   try {
+    // Both processes up (each of their 2 slots has a pull waiting) before any work exists, so that the
+    // split between them is the queue's doing, not a head start.
+    const queue = api.app.get(WorkQueueService);
+    const jsm = await queue.clients.jsm();
+    await waitFor(
+      'both workers to be pulling',
+      async () => {
+        const info = await jsm.consumers.info(queue.names.jobsStream, queue.names.workersConsumer);
+        return info.num_waiting >= 4 ? true : undefined;
+      },
+      90_000,
+      200,
+    );
     const ids: string[] = [];
     for (let step = 0; step < 50; step++) {
       const res = await api.upload(runId, step, activationsFile(256, 16, 1000 + step));
