@@ -3,8 +3,8 @@
 //
 // 1. Seeding + worker RSS: EVALUATIONS (1,000) evaluations through one worker process (CPU engine, a tiny
 //    SAE: the pipeline, not the kernel, is under test), 20 runs × EVALUATIONS/20 checkpoints, submitted
-//    through the REST API; the worker's VmRSS (/proc/<pid>/status) is sampled every EVALUATIONS/20
-//    evaluations, and its growth over the second half is compared with the first.
+//    through the REST API; the worker's VmRSS (/proc/<pid>/status) is sampled every EVALUATIONS/100
+//    evaluations, and the floor and peak of the second half are compared with the first half's.
 // 2. Query load: SECONDS (60) of GET /v1/runs/:id/trend (rotating over the runs), then SECONDS of
 //    GET /v1/fleet/drift?target=latent:3, each with CONNECTIONS (10) connections.
 // 3. Submission load: SECONDS of PUT /v1/runs/:id/checkpoints/:step/activations, every request a new
@@ -51,7 +51,7 @@ const RUNS = 20;
 const D_IN = 32;
 const D_SAE = 256;
 const TOKENS = 128;
-const SAMPLES = 20;
+const SAMPLES = 100;
 
 const id = `${Date.now().toString(36)}_${randomBytes(2).toString('hex')}`;
 const base = loadConfig();
@@ -162,7 +162,8 @@ try {
       const rss = rssBytes(worker.pid!);
       if (rss === null) throw new Error('the worker process is gone');
       samples.push({ evaluations: done, rssMiB: +(rss / 2 ** 20).toFixed(1) });
-      log(`worker RSS ${samples.at(-1)!.rssMiB} MiB after ${done} evaluations`);
+      if (samples.length % 10 === 0)
+        log(`worker RSS ${samples.at(-1)!.rssMiB} MiB after ${done} evaluations`);
       next += every;
       continue;
     }
@@ -174,13 +175,21 @@ try {
   const failed = Number(
     (await db.query<{ n: string }>(`SELECT count(*) AS n FROM evaluation WHERE status = 'failed'`)).rows[0].n,
   );
-  const mid = samples[Math.floor((samples.length - 1) / 2)];
+  // RSS is a garbage-collection sawtooth, so single samples say little: compare each half's floor (the
+  // lowest sample, right after a collection) and peak. Levelled off: the second half's floor is no more
+  // than 8 MiB (or 5%) above the first half's, and its peak no more than 10% above.
+  const half = Math.floor(samples.length / 2);
+  const stats = (part: typeof samples) => ({
+    floorMiB: Math.min(...part.map((x) => x.rssMiB)),
+    peakMiB: Math.max(...part.map((x) => x.rssMiB)),
+  });
+  const firstHalf = stats(samples.slice(0, half));
+  const secondHalf = stats(samples.slice(half));
   const first = samples[0];
   const last = samples.at(-1)!;
-  const firstHalf = mid.rssMiB - first.rssMiB;
-  const secondHalf = last.rssMiB - mid.rssMiB;
-  // Levelled off: the second half grew by less than 5% of the RSS (or under 8 MiB) and less than the first.
-  const levelsOff = secondHalf <= Math.max(8, 0.05 * mid.rssMiB) && secondHalf <= Math.max(firstHalf, 8);
+  const levelsOff =
+    secondHalf.floorMiB <= firstHalf.floorMiB + Math.max(8, 0.05 * firstHalf.floorMiB) &&
+    secondHalf.peakMiB <= firstHalf.peakMiB * 1.1;
 
   await stopChild(worker, 'SIGTERM');
 
@@ -233,8 +242,8 @@ try {
       seconds: +evaluationSeconds.toFixed(1),
       evaluationsPerSecond: +(EVALUATIONS / evaluationSeconds).toFixed(1),
       rssMiB: samples,
-      growthFirstHalfMiB: +firstHalf.toFixed(1),
-      growthSecondHalfMiB: +secondHalf.toFixed(1),
+      firstHalf,
+      secondHalf,
       levelsOff,
     },
   };
@@ -247,8 +256,8 @@ try {
   }
   console.log(
     `worker RSS over ${EVALUATIONS} evaluations: ${first.rssMiB} MiB after ${first.evaluations}, ` +
-      `${mid.rssMiB} after ${mid.evaluations}, ${last.rssMiB} after ${last.evaluations} ` +
-      `(first half +${firstHalf.toFixed(1)} MiB, second half +${secondHalf.toFixed(1)} MiB): ` +
+      `${last.rssMiB} after ${last.evaluations}; first half floor ${firstHalf.floorMiB} / peak ` +
+      `${firstHalf.peakMiB} MiB, second half floor ${secondHalf.floorMiB} / peak ${secondHalf.peakMiB} MiB: ` +
       (levelsOff ? 'levels off' : 'still growing'),
   );
   if (!levelsOff || failed || trend.errors + drift.errors + submit.errors > 0) code = 1;
