@@ -150,28 +150,35 @@ export class AnalysisRepository {
     rows: TargetStatRow[],
   ): Promise<void> {
     const col = <K extends keyof TargetStatRow>(k: K) => rows.map((r) => r[k]);
+    // Only new or changed rows reach the INSERT: ON CONFLICT DO UPDATE would lock (and dirty) every
+    // conflicting row even when its WHERE skips the update, and a recompute usually changes one checkpoint.
     await m.query(
-      `INSERT INTO evaluation_target_stat AS s
+      `WITH u AS (
+         SELECT * FROM unnest($3::uuid[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::float8[],
+                              $10::float8[], $11::float8[], $12::int[], $13::float8[], $14::float8[], $15::float8[],
+                              $16::float8[], $17::float8[], $18::float8[], $19::float8[])
+           AS u(evaluation_id, target, step, kind, latent_index, direction_name, mean, baseline_mean, delta,
+                n_prompts, se, t, p, z, cusum, trend_p, trend_slope)),
+       changed AS (
+         SELECT u.* FROM u
+           LEFT JOIN evaluation_target_stat s ON s.evaluation_id = u.evaluation_id AND s.target = u.target
+          WHERE s.evaluation_id IS NULL
+             OR (s.step, s.baseline_evaluation_id, s.mean, s.baseline_mean, s.delta, s.n_prompts, s.se, s.t, s.p,
+                 s.z, s.cusum, s.trend_p, s.trend_slope)
+                IS DISTINCT FROM
+                (u.step, $2::uuid, u.mean, u.baseline_mean, u.delta, u.n_prompts, u.se, u.t, u.p, u.z, u.cusum,
+                 u.trend_p, u.trend_slope))
+       INSERT INTO evaluation_target_stat AS s
          (evaluation_id, target, run_id, step, kind, latent_index, direction_name, baseline_evaluation_id,
           mean, baseline_mean, delta, n_prompts, se, t, p, z, cusum, trend_p, trend_slope)
-       SELECT u.evaluation_id, u.target, $1, u.step, u.kind, u.latent_index, u.direction_name, $2,
-              u.mean, u.baseline_mean, u.delta, u.n_prompts, u.se, u.t, u.p, u.z, u.cusum, u.trend_p, u.trend_slope
-         FROM unnest($3::uuid[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::float8[],
-                     $10::float8[], $11::float8[], $12::int[], $13::float8[], $14::float8[], $15::float8[],
-                     $16::float8[], $17::float8[], $18::float8[], $19::float8[])
-           AS u(evaluation_id, target, step, kind, latent_index, direction_name, mean, baseline_mean, delta,
-                n_prompts, se, t, p, z, cusum, trend_p, trend_slope)
+       SELECT c.evaluation_id, c.target, $1, c.step, c.kind, c.latent_index, c.direction_name, $2,
+              c.mean, c.baseline_mean, c.delta, c.n_prompts, c.se, c.t, c.p, c.z, c.cusum, c.trend_p, c.trend_slope
+         FROM changed c
        ON CONFLICT (evaluation_id, target) DO UPDATE SET
          step = EXCLUDED.step, baseline_evaluation_id = EXCLUDED.baseline_evaluation_id, mean = EXCLUDED.mean,
          baseline_mean = EXCLUDED.baseline_mean, delta = EXCLUDED.delta, n_prompts = EXCLUDED.n_prompts,
          se = EXCLUDED.se, t = EXCLUDED.t, p = EXCLUDED.p, z = EXCLUDED.z, cusum = EXCLUDED.cusum,
-         trend_p = EXCLUDED.trend_p, trend_slope = EXCLUDED.trend_slope
-       WHERE (s.step, s.baseline_evaluation_id, s.mean, s.baseline_mean, s.delta, s.n_prompts, s.se, s.t, s.p,
-              s.z, s.cusum, s.trend_p, s.trend_slope)
-             IS DISTINCT FROM
-             (EXCLUDED.step, EXCLUDED.baseline_evaluation_id, EXCLUDED.mean, EXCLUDED.baseline_mean,
-              EXCLUDED.delta, EXCLUDED.n_prompts, EXCLUDED.se, EXCLUDED.t, EXCLUDED.p, EXCLUDED.z,
-              EXCLUDED.cusum, EXCLUDED.trend_p, EXCLUDED.trend_slope)`,
+         trend_p = EXCLUDED.trend_p, trend_slope = EXCLUDED.trend_slope`,
       [
         runId,
         baselineEvaluationId,

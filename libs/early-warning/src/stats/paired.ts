@@ -1,4 +1,4 @@
-import { studentTCdf, studentTTwoSidedP } from './distributions.js';
+import { studentTTwoSidedP } from './distributions.js';
 
 export interface PairedTest {
   /** Number of prompts (pairs). */
@@ -43,7 +43,9 @@ export function pairedTTest(current: ArrayLike<number>, baseline: ArrayLike<numb
     return { n, meanDiff, sdDiff, se, t: up ? Infinity : -Infinity, df, p: 0, pUp: up ? 0 : 1 };
   }
   const t = meanDiff / se;
-  return { n, meanDiff, sdDiff, se, t, df, p: studentTTwoSidedP(t, df), pUp: 1 - studentTCdf(t, df) };
+  // One incomplete-beta evaluation serves both p-values: P(T ≥ t) is half the two-sided tail on t's side.
+  const p = studentTTwoSidedP(t, df);
+  return { n, meanDiff, sdDiff, se, t, df, p, pUp: t >= 0 ? p / 2 : 1 - p / 2 };
 }
 
 export function mean(xs: ArrayLike<number>): number {
