@@ -85,7 +85,7 @@ export const APP_ROLE_GRANTS: Record<
 /**
  * Creates the group roles when this user may (CREATEROLE), and grants them their tables. A managed
  * Postgres whose migration user cannot create roles gets a notice instead; an operator creates the two
- * roles once (docs/deploy.md) and reruns the migrations' grants with `npm run migration:run`.
+ * roles before the first migration runs (docs/deploy.md); CloudNativePG does it at bootstrap.
  */
 export async function grantAppRoles(q: QueryRunner): Promise<void> {
   for (const [role, { read, write }] of Object.entries(APP_ROLE_GRANTS)) {

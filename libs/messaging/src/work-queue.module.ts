@@ -20,8 +20,11 @@ export class WorkQueueService implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await ensureWorkQueue(await this.clients.jsm(), this.names, { ackWaitMs: this.config.ackWaitMs });
-    this.buckets = await openBuckets(this.clients.nc, this.names);
+    await ensureWorkQueue(await this.clients.jsm(), this.names, {
+      ackWaitMs: this.config.ackWaitMs,
+      replicas: this.config.natsReplicas,
+    });
+    this.buckets = await openBuckets(this.clients.nc, this.names, this.config.natsReplicas);
   }
 
   get activations() {

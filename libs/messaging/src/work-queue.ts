@@ -31,6 +31,8 @@ export const DUPLICATE_WINDOW_MS = 120_000;
 export interface WorkQueueOptions {
   /** Redeliver a job whose worker neither acknowledged it nor said `working()` for this long. */
   ackWaitMs: number;
+  /** Copies JetStream keeps of the jobs stream and the buckets (1 on a single server; 3 on a cluster). */
+  replicas: number;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function ensureWorkQueue(
     subjects: [`${names.jobsSubject}.*`],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
+    num_replicas: opts.replicas,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
   };
   try {
@@ -90,11 +93,11 @@ export interface Buckets {
   saes: ObjectStore;
 }
 
-export async function openBuckets(nc: NatsConnection, names: NatsNames): Promise<Buckets> {
+export async function openBuckets(nc: NatsConnection, names: NatsNames, replicas = 1): Promise<Buckets> {
   const objm = new Objm(nc);
   const [activations, saes] = await Promise.all([
-    objm.create(names.activationsBucket, { storage: StorageType.File }),
-    objm.create(names.saesBucket, { storage: StorageType.File }),
+    objm.create(names.activationsBucket, { storage: StorageType.File, replicas }),
+    objm.create(names.saesBucket, { storage: StorageType.File, replicas }),
   ]);
   return { activations, saes };
 }

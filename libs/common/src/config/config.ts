@@ -50,6 +50,8 @@ export interface SentinelConfig {
   engineBackend: BackendChoice;
   /** Use f16 weights on the GPU when the adapter supports shader-f16. */
   engineF16: boolean;
+  /** JetStream replicas of the jobs stream and object-store buckets (3 on a 3-node NATS cluster). */
+  natsReplicas: number;
   /** Require an API key on every REST and gRPC call but health, metrics and the dashboard's files. */
   authRequired: boolean;
   /** Requests a minute per API key, per API replica (0: no limit). */
@@ -133,6 +135,7 @@ export function loadConfig(env: Env = process.env): SentinelConfig {
     saeCacheBytes: int(env, 'SAE_CACHE_BYTES', 4 * 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
     engineBackend: oneOf(env, 'ENGINE_BACKEND', BACKENDS, 'auto'),
     engineF16: bool(env, 'ENGINE_F16', false),
+    natsReplicas: int(env, 'NATS_REPLICAS', 1, 1, 5),
     authRequired: bool(env, 'AUTH_REQUIRED', true),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 1200, 0, 1_000_000),
   };
@@ -156,6 +159,7 @@ export const CONFIG_VARIABLES = [
   'SAE_CACHE_BYTES',
   'ENGINE_BACKEND',
   'ENGINE_F16',
+  'NATS_REPLICAS',
   'AUTH_REQUIRED',
   'RATE_LIMIT_PER_MINUTE',
 ] as const;
