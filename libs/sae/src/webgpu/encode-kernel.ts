@@ -27,9 +27,10 @@ export interface EncodeVariant {
 /** Every variant's kb divides this: x' rows and W_enc shards are zero-padded to a multiple of it. */
 export const K_ALIGN = 8;
 
+/** Ordered by throughput measured on lavapipe (docs/benchmarks.md); the autotune breaks ties by order. */
 export const ENCODE_VARIANTS: readonly EncodeVariant[] = [
-  { name: 'tex-sg-w8-n1-m8', wg: 8, n: 1, m: 8, kb: 8, subgroups: true, texture: true },
   { name: 'tex-sg-w8-n1-m16', wg: 8, n: 1, m: 16, kb: 8, subgroups: true, texture: true },
+  { name: 'tex-sg-w8-n1-m8', wg: 8, n: 1, m: 8, kb: 8, subgroups: true, texture: true },
   { name: 'tex-sg-w64-n1-m8', wg: 64, n: 1, m: 8, kb: 8, subgroups: true, texture: true },
   { name: 'sg-w8-n1-m16', wg: 8, n: 1, m: 16, kb: 8, subgroups: true, texture: false },
   { name: 'sg-w8-n2-m8', wg: 8, n: 2, m: 8, kb: 8, subgroups: true, texture: false },
