@@ -13,7 +13,9 @@ import { cpus, loadavg } from 'node:os';
 import { loadConfig } from '../libs/common/src/config/config.js';
 import {
   AlertsRepository,
+  AnalysisRepository,
   EarlyWarningQueries,
+  EarlyWarningService,
   QueriesRepository,
   type AlertDispatcher,
 } from '../libs/early-warning/src/index.js';
@@ -318,6 +320,38 @@ async function main() {
         );
       }
     }
+
+    // The write side: processEvaluation re-derives a whole run (here 200 checkpoints × 16 latents with 32
+    // prompt means each) after every evaluation. Prompt means are seeded for one run only.
+    const [probe] = await ds.query(`SELECT id FROM run ORDER BY name LIMIT 1`);
+    await ds.query(
+      `INSERT INTO evaluation_latent (evaluation_id, latent_index, mean, frac_active, max, prompt_means)
+       SELECT e.id, w.latent_index, 0.5, 0.1, 1,
+              ARRAY(SELECT (0.5 + 0.05 * random() + 0 * e.step)::real FROM generate_series(1, 32))
+         FROM evaluation e JOIN run r ON r.id = e.run_id JOIN watchlist_latent w ON w.sae_id = r.sae_id
+        WHERE e.run_id = $1
+       ON CONFLICT DO NOTHING`,
+      [probe.id],
+    );
+    const [lastEval] = await ds.query(
+      `SELECT id FROM evaluation WHERE run_id = $1 ORDER BY step DESC LIMIT 1`,
+      [probe.id],
+    );
+    const dispatcher = { afterCommit: async () => undefined } as unknown as AlertDispatcher;
+    const service = new EarlyWarningService(
+      ds,
+      new AnalysisRepository(),
+      new AlertsRepository(ds),
+      dispatcher,
+    );
+    const firstStart = performance.now();
+    await service.process(lastEval.id);
+    const first = performance.now() - firstStart;
+    const again = await measure(() => service.process(lastEval.id), 1, 10);
+    rows.push(
+      `| processEvaluation, one run of ${CHECKPOINTS} checkpoints × ${LATENTS} latents × 32 prompts (first: ${first.toFixed(0)} ms; then nothing changes) | ${again.p50.toFixed(1)} / ${again.p99.toFixed(1)} ms | ${again.perSecond.toFixed(1)} | — | — |`,
+    );
+    log(`processEvaluation: first ${first.toFixed(0)} ms, then ${again.p50.toFixed(0)} ms p50`);
 
     const [{ version }] = await ds
       .query(`SHOW server_version`)
