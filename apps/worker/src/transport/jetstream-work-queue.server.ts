@@ -115,7 +115,7 @@ export class JetStreamWorkQueueServer extends Server implements CustomTransportS
         data = msg.json();
       } catch {
         this.logger.error(`job ${msg.seq} is not JSON; terminating it`);
-        msg.term('not JSON');
+        msg.term();
         return;
       }
       const handler = this.getHandlerByPattern(this.options.pattern);
@@ -148,7 +148,9 @@ export class JetStreamWorkQueueServer extends Server implements CustomTransportS
     const outcome = outcomeOf(err);
     switch (outcome.kind) {
       case 'permanent':
-        msg.term(outcome.message.slice(0, 200));
+        // No reason text: NATS before 2.10 does not parse "+TERM <reason>" and leaves the message to be
+        // redelivered. The reason is recorded in Postgres by the handler.
+        msg.term();
         return;
       case 'abandon':
         return;
