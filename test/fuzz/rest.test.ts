@@ -255,6 +255,20 @@ test('PUT /v1/saes/:id/watchlist: fuzzed bodies answer 200 or 4xx; a refused one
   console.log(`PUT watchlist: ${requests} requests, ${accepted} accepted, seed ${SEED}`);
 });
 
+test('a watchlist whose entries are arrays, not objects, is a 400 (was a 500)', async () => {
+  for (const body of [
+    { latents: [{ index: 1, label: 'a' }], directions: [[]] },
+    { latents: [[]], directions: [] },
+    { latents: [[{ index: 1, label: 'a' }]], directions: [] },
+  ]) {
+    const res = await request('PUT', `/v1/saes/${sae.id}/watchlist`, JSON.stringify(body), {
+      'content-type': 'application/json',
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.text, /must hold objects/);
+  }
+});
+
 test('PUT activations: fuzzed uploads answer 202 or 4xx; only valid files are stored, refused ones leave nothing', async () => {
   let requests = 0;
   let accepted = 0;

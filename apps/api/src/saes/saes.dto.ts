@@ -92,6 +92,8 @@ export class WatchlistDto {
   @ApiProperty({ type: [WatchLatentDto] })
   @IsArray()
   @ArrayMaxSize(10_000)
+  // An element that is itself an array passes ValidateNested (it validates the inner list): refuse it.
+  @IsObject({ each: true, message: '$property must hold objects' })
   @ValidateNested({ each: true })
   @Type(() => WatchLatentDto)
   latents!: WatchLatentDto[];
@@ -99,6 +101,8 @@ export class WatchlistDto {
   @ApiProperty({ type: [WatchDirectionDto] })
   @IsArray()
   @ArrayMaxSize(1_000)
+  // An element that is itself an array passes ValidateNested (it validates the inner list): refuse it.
+  @IsObject({ each: true, message: '$property must hold objects' })
   @ValidateNested({ each: true })
   @Type(() => WatchDirectionDto)
   directions!: WatchDirectionDto[];
