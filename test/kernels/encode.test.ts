@@ -14,7 +14,7 @@ import {
 import { clearAutotuneCache } from '../../libs/sae/src/webgpu/autotune.js';
 import { WebGpuBackend, type WebGpuBackendOptions } from '../../libs/sae/src/webgpu/backend.js';
 import { ENCODE_VARIANTS } from '../../libs/sae/src/webgpu/encode-kernel.js';
-import { GpuOutOfMemoryError } from '../../libs/sae/src/webgpu/errors.js';
+import { GpuDeviceLostError, GpuOutOfMemoryError } from '../../libs/sae/src/webgpu/errors.js';
 
 // Kernel tests: the WGSL encode on the real adapter (lavapipe in CI) against the CPU reference
 // (f64 accumulation). f32 weights: |gpu − ref| ≤ 1e-4·max(1, |ref|). f16 weights: the reference gets
@@ -296,6 +296,22 @@ describe(
       } finally {
         await b.dispose();
       }
+    });
+
+    test('a lost device fails encodes with a retryable GpuDeviceLostError', async () => {
+      const b = await backend({ variant });
+      const sae = randomSae({ dIn: 8, dSae: 16 });
+      await b.encode(sae, randomActs(2, 8, 1));
+      // What a driver reset looks like to Dawn: the device goes away under the backend.
+      const device = (b as unknown as { device: GPUDevice }).device;
+      device.destroy();
+      await device.lost;
+      await assert.rejects(b.encode(sae, randomActs(2, 8, 1)), (err: unknown) => {
+        assert.ok(err instanceof GpuDeviceLostError);
+        assert.equal(err.retryable, true);
+        return true;
+      });
+      await b.dispose();
     });
 
     test('GPU buffers return to the baseline over many encodes and releases', async () => {
