@@ -35,6 +35,10 @@ import { activationsFile, type Api, registerSae, startApi } from '../pipeline/su
 const FIXED_RUNS = process.env.FUZZ_RUNS === undefined ? undefined : Number(process.env.FUZZ_RUNS);
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 25);
 const SEED = process.env.FUZZ_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FUZZ_SEED);
+/** FUZZ_ONLY=<part of a test name> runs that fuzz target alone (e.g. a full-length rerun of one). */
+const only = (name: string) => ({
+  skip: process.env.FUZZ_ONLY !== undefined && !name.includes(process.env.FUZZ_ONLY),
+});
 /** Either exactly FUZZ_RUNS cases, or as many as fit in FUZZ_SECONDS. */
 const params = {
   seed: SEED,
@@ -180,80 +184,88 @@ function bodyFrom(
   return fc.oneof({ weight: 4, arbitrary: json }, { weight: 1, arbitrary: other });
 }
 
-test('POST /v1/runs: fuzzed bodies answer 201 or 4xx, and only a 201 adds a run', async () => {
-  let requests = 0;
-  let created = 0;
-  const before = await count('SELECT count(*) AS n FROM run');
-  const runBody = bodyFrom(() => ({ name: 'r', project: 'fuzz-runs', model: 'm', saeId: sae.id }), {
-    name: nastyString,
-    project: nastyString,
-    model: nastyString,
-    saeId: fc.oneof(fc.uuid(), fc.constant(sae.id), nastyString),
-    baselineStep: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(2 ** 31, -1, 0)),
-    metadata: nastyJson,
-  });
-  await fc.assert(
-    fc.asyncProperty(runBody, async ({ raw, type }) => {
-      requests++;
-      const res = await request('POST', '/v1/runs', raw, { 'content-type': type });
-      if (res.status === 201) created++;
-      else assert.ok(res.status >= 400, `${res.status} ${res.text}`);
-    }),
-    params,
-  );
-  await healthy();
-  assert.equal(await count('SELECT count(*) AS n FROM run'), before + created);
-  console.log(`POST /v1/runs: ${requests} requests, ${created} created, seed ${SEED}`);
-});
-
-test('PUT /v1/saes/:id/watchlist: fuzzed bodies answer 200 or 4xx; a refused one changes nothing', async () => {
-  let requests = 0;
-  let accepted = 0;
-  const latent = fc.record(
-    {
-      index: fc.oneof(fc.integer({ min: -2, max: 40 }), fc.double(), fc.constantFrom(2 ** 31, 2 ** 53)),
-      label: nastyString,
-      rules: nastyJson,
-    },
-    { requiredKeys: [] },
-  );
-  const direction = fc.record(
-    {
+test(
+  'POST /v1/runs: fuzzed bodies answer 201 or 4xx, and only a 201 adds a run',
+  only('POST /v1/runs: fuzzed bodies answer 201 or 4xx, and only a 201 adds a run'),
+  async () => {
+    let requests = 0;
+    let created = 0;
+    const before = await count('SELECT count(*) AS n FROM run');
+    const runBody = bodyFrom(() => ({ name: 'r', project: 'fuzz-runs', model: 'm', saeId: sae.id }), {
       name: nastyString,
-      vector: fc.oneof(
-        fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 8, maxLength: 8 }),
-        fc.array(fc.constantFrom(1e-300, 1e300, 3.5e38, 1e-46, 1, 0), { minLength: 8, maxLength: 8 }),
-        fc.array(nastyJson, { maxLength: 9 }),
-      ),
-      rules: nastyJson,
-    },
-    { requiredKeys: [] },
-  );
-  const body = bodyFrom(() => ({ latents: [{ index: 1, label: 'a' }], directions: [] }), {
-    latents: fc.oneof(fc.array(latent, { maxLength: 4 }), nastyJson),
-    directions: fc.oneof(fc.array(direction, { maxLength: 3 }), nastyJson),
-  });
-  const current = async () => (await api.json('GET', `/v1/saes/${sae.id}/watchlist`)).body;
-  let previous = await current();
-  await fc.assert(
-    fc.asyncProperty(body, fc.boolean(), async ({ raw, type }, otherId) => {
-      requests++;
-      const id = otherId ? '00000000-0000-4000-8000-000000000000' : sae.id;
-      const res = await request('PUT', `/v1/saes/${id}/watchlist`, raw, { 'content-type': type });
-      if (res.status === 200) {
-        accepted++;
-        previous = await current();
-        assert.deepEqual(JSON.parse(res.text), previous);
-      } else {
-        assert.ok(res.status >= 400, `${res.status} ${res.text}`);
-        assert.deepEqual(await current(), previous, 'a refused watchlist changed the stored one');
-      }
-    }),
-    params,
-  );
-  await healthy();
-  console.log(`PUT watchlist: ${requests} requests, ${accepted} accepted, seed ${SEED}`);
-});
+      project: nastyString,
+      model: nastyString,
+      saeId: fc.oneof(fc.uuid(), fc.constant(sae.id), nastyString),
+      baselineStep: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(2 ** 31, -1, 0)),
+      metadata: nastyJson,
+    });
+    await fc.assert(
+      fc.asyncProperty(runBody, async ({ raw, type }) => {
+        requests++;
+        const res = await request('POST', '/v1/runs', raw, { 'content-type': type });
+        if (res.status === 201) created++;
+        else assert.ok(res.status >= 400, `${res.status} ${res.text}`);
+      }),
+      params,
+    );
+    await healthy();
+    assert.equal(await count('SELECT count(*) AS n FROM run'), before + created);
+    console.log(`POST /v1/runs: ${requests} requests, ${created} created, seed ${SEED}`);
+  },
+);
+
+test(
+  'PUT /v1/saes/:id/watchlist: fuzzed bodies answer 200 or 4xx; a refused one changes nothing',
+  only('PUT /v1/saes/:id/watchlist: fuzzed bodies answer 200 or 4xx; a refused one changes nothing'),
+  async () => {
+    let requests = 0;
+    let accepted = 0;
+    const latent = fc.record(
+      {
+        index: fc.oneof(fc.integer({ min: -2, max: 40 }), fc.double(), fc.constantFrom(2 ** 31, 2 ** 53)),
+        label: nastyString,
+        rules: nastyJson,
+      },
+      { requiredKeys: [] },
+    );
+    const direction = fc.record(
+      {
+        name: nastyString,
+        vector: fc.oneof(
+          fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 8, maxLength: 8 }),
+          fc.array(fc.constantFrom(1e-300, 1e300, 3.5e38, 1e-46, 1, 0), { minLength: 8, maxLength: 8 }),
+          fc.array(nastyJson, { maxLength: 9 }),
+        ),
+        rules: nastyJson,
+      },
+      { requiredKeys: [] },
+    );
+    const body = bodyFrom(() => ({ latents: [{ index: 1, label: 'a' }], directions: [] }), {
+      latents: fc.oneof(fc.array(latent, { maxLength: 4 }), nastyJson),
+      directions: fc.oneof(fc.array(direction, { maxLength: 3 }), nastyJson),
+    });
+    const current = async () => (await api.json('GET', `/v1/saes/${sae.id}/watchlist`)).body;
+    let previous = await current();
+    await fc.assert(
+      fc.asyncProperty(body, fc.boolean(), async ({ raw, type }, otherId) => {
+        requests++;
+        const id = otherId ? '00000000-0000-4000-8000-000000000000' : sae.id;
+        const res = await request('PUT', `/v1/saes/${id}/watchlist`, raw, { 'content-type': type });
+        if (res.status === 200) {
+          accepted++;
+          previous = await current();
+          assert.deepEqual(JSON.parse(res.text), previous);
+        } else {
+          assert.ok(res.status >= 400, `${res.status} ${res.text}`);
+          assert.deepEqual(await current(), previous, 'a refused watchlist changed the stored one');
+        }
+      }),
+      params,
+    );
+    await healthy();
+    console.log(`PUT watchlist: ${requests} requests, ${accepted} accepted, seed ${SEED}`);
+  },
+);
 
 test('a watchlist whose entries are arrays, not objects, is a 400 (was a 500)', async () => {
   for (const body of [
@@ -269,105 +281,117 @@ test('a watchlist whose entries are arrays, not objects, is a 400 (was a 500)', 
   }
 });
 
-test('PUT activations: fuzzed uploads answer 202 or 4xx; only valid files are stored, refused ones leave nothing', async () => {
-  let requests = 0;
-  let accepted = 0;
-  let step = 1_000_000;
-  const bases = [
-    activationsFile(6, 8, 1, { nPrompts: 2 }),
-    activationsFile(5, 8, 2, { nPrompts: 1, dtype: 'F16' }),
-    activationsFile(4, 8, 3, { nPrompts: 2, dtype: 'BF16' }),
-    writeNpy({ dtype: 'F32', shape: [3, 8], data: new Float32Array(24).fill(0.5) }),
-    activationsFile(4, 16, 4), // the wrong d_in for this run's SAE
-  ];
-  const file = fc.tuple(
-    fc.constantFrom(...bases),
-    fc.oneof(
-      { weight: 1, arbitrary: fc.constant((b: Buffer) => b) },
-      { weight: 6, arbitrary: mutations(bytesMutation, headerLength, jsonEdit, npyEdit, npyLength) },
-    ),
-  );
-  const path = fc.oneof(
-    { weight: 8, arbitrary: fc.constant('ok') },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(
-        fc.oneof(fc.uuid(), nastyString.map(pathSegment)),
-        fc.oneof(
-          fc.integer({ min: -5, max: 2 ** 31 + 5 }).map(String),
-          fc.constantFrom('1e3', '0x10', '1.5', '', ' 1', '99999999999999999999', '-0'),
-          nastyString.map(pathSegment),
-        ),
+test(
+  'PUT activations: fuzzed uploads answer 202 or 4xx; only valid files are stored, refused ones leave nothing',
+  only(
+    'PUT activations: fuzzed uploads answer 202 or 4xx; only valid files are stored, refused ones leave nothing',
+  ),
+  async () => {
+    let requests = 0;
+    let accepted = 0;
+    let step = 1_000_000;
+    const bases = [
+      activationsFile(6, 8, 1, { nPrompts: 2 }),
+      activationsFile(5, 8, 2, { nPrompts: 1, dtype: 'F16' }),
+      activationsFile(4, 8, 3, { nPrompts: 2, dtype: 'BF16' }),
+      writeNpy({ dtype: 'F32', shape: [3, 8], data: new Float32Array(24).fill(0.5) }),
+      activationsFile(4, 16, 4), // the wrong d_in for this run's SAE
+    ];
+    const file = fc.tuple(
+      fc.constantFrom(...bases),
+      fc.oneof(
+        { weight: 1, arbitrary: fc.constant((b: Buffer) => b) },
+        { weight: 6, arbitrary: mutations(bytesMutation, headerLength, jsonEdit, npyEdit, npyLength) },
       ),
-    },
-  );
-  const contentType = fc.oneof(
-    { weight: 8, arbitrary: fc.constant('application/octet-stream') },
-    {
-      weight: 1,
-      arbitrary: fc.constantFrom('application/json', 'text/plain', 'multipart/form-data; boundary=x', ''),
-    },
-  );
-  const objects = async () => {
-    const bucket = await new Objm(nc).open(natsNames(config.natsPrefix).activationsBucket);
-    return (await bucket.list()).map((o) => o.name).sort();
-  };
-  const evaluationsBefore = await count('SELECT count(*) AS n FROM evaluation WHERE run_id = $1', [runId]);
-  await fc.assert(
-    fc.asyncProperty(file, path, contentType, fc.boolean(), async ([base, mutate], where, type, chunked) => {
-      requests++;
-      const bytes = mutate(base);
-      const target = where === 'ok' ? `/v1/runs/${runId}/checkpoints/${step++}/activations` : null;
-      const url = target ?? `/v1/runs/${where[0]}/checkpoints/${where[1]}/activations`;
-      const headers: Record<string, string> = type ? { 'content-type': type } : {};
-      // A chunked body has no Content-Length: the size is known only at its end.
-      const body = chunked
-        ? new ReadableStream<Uint8Array>({
-            start(c) {
-              for (let i = 0; i < bytes.length; i += 7) c.enqueue(bytes.subarray(i, i + 7));
-              c.close();
-            },
-          })
-        : bytes;
-      const rowsBefore = await count('SELECT count(*) AS n FROM evaluation');
-      const res = await request('PUT', url, body, headers);
-      if (res.status === 202) {
-        accepted++;
-        // Only a file the worker can parse, of the SAE's width, may be accepted.
-        const parsed = parseActivations(bytes, 'accepted upload');
-        assert.equal(parsed.dIn, sae.dIn);
-        assert.equal(await count('SELECT count(*) AS n FROM evaluation'), rowsBefore + 1);
-      } else {
-        assert.ok(res.status >= 400, `${res.status} ${res.text}`);
-        assert.equal(await count('SELECT count(*) AS n FROM evaluation'), rowsBefore, res.text);
-        if (target && (type === 'application/octet-stream' || type === '')) {
-          // A refusal of the file itself: the worker's parser must refuse it too, or it is of the wrong
-          // width, or not exactly as long as its header says (the upload check is stricter there).
-          let parsed;
-          try {
-            parsed = parseActivations(bytes, 'refused upload');
-          } catch (err) {
-            assert.ok(err instanceof SaeFormatError, String(err));
+    );
+    const path = fc.oneof(
+      { weight: 8, arbitrary: fc.constant('ok') },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(
+          fc.oneof(fc.uuid(), nastyString.map(pathSegment)),
+          fc.oneof(
+            fc.integer({ min: -5, max: 2 ** 31 + 5 }).map(String),
+            fc.constantFrom('1e3', '0x10', '1.5', '', ' 1', '99999999999999999999', '-0'),
+            nastyString.map(pathSegment),
+          ),
+        ),
+      },
+    );
+    const contentType = fc.oneof(
+      { weight: 8, arbitrary: fc.constant('application/octet-stream') },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom('application/json', 'text/plain', 'multipart/form-data; boundary=x', ''),
+      },
+    );
+    const objects = async () => {
+      const bucket = await new Objm(nc).open(natsNames(config.natsPrefix).activationsBucket);
+      return (await bucket.list()).map((o) => o.name).sort();
+    };
+    const evaluationsBefore = await count('SELECT count(*) AS n FROM evaluation WHERE run_id = $1', [runId]);
+    await fc.assert(
+      fc.asyncProperty(
+        file,
+        path,
+        contentType,
+        fc.boolean(),
+        async ([base, mutate], where, type, chunked) => {
+          requests++;
+          const bytes = mutate(base);
+          const target = where === 'ok' ? `/v1/runs/${runId}/checkpoints/${step++}/activations` : null;
+          const url = target ?? `/v1/runs/${where[0]}/checkpoints/${where[1]}/activations`;
+          const headers: Record<string, string> = type ? { 'content-type': type } : {};
+          // A chunked body has no Content-Length: the size is known only at its end.
+          const body = chunked
+            ? new ReadableStream<Uint8Array>({
+                start(c) {
+                  for (let i = 0; i < bytes.length; i += 7) c.enqueue(bytes.subarray(i, i + 7));
+                  c.close();
+                },
+              })
+            : bytes;
+          const rowsBefore = await count('SELECT count(*) AS n FROM evaluation');
+          const res = await request('PUT', url, body, headers);
+          if (res.status === 202) {
+            accepted++;
+            // Only a file the worker can parse, of the SAE's width, may be accepted.
+            const parsed = parseActivations(bytes, 'accepted upload');
+            assert.equal(parsed.dIn, sae.dIn);
+            assert.equal(await count('SELECT count(*) AS n FROM evaluation'), rowsBefore + 1);
+          } else {
+            assert.ok(res.status >= 400, `${res.status} ${res.text}`);
+            assert.equal(await count('SELECT count(*) AS n FROM evaluation'), rowsBefore, res.text);
+            if (target && (type === 'application/octet-stream' || type === '')) {
+              // A refusal of the file itself: the worker's parser must refuse it too, or it is of the wrong
+              // width, or not exactly as long as its header says (the upload check is stricter there).
+              let parsed;
+              try {
+                parsed = parseActivations(bytes, 'refused upload');
+              } catch (err) {
+                assert.ok(err instanceof SaeFormatError, String(err));
+              }
+              if (parsed && parsed.dIn === sae.dIn) {
+                const need = activationsHeaderSize(bytes)!;
+                const exact = inspectActivationsHeader(bytes.subarray(0, need)).totalLength === bytes.length;
+                assert.ok(!exact, `refused a valid file: ${res.text}`);
+              }
+            }
           }
-          if (parsed && parsed.dIn === sae.dIn) {
-            const need = activationsHeaderSize(bytes)!;
-            const exact = inspectActivationsHeader(bytes.subarray(0, need)).totalLength === bytes.length;
-            assert.ok(!exact, `refused a valid file: ${res.text}`);
-          }
-        }
-      }
-    }),
-    params,
-  );
-  await healthy();
-  const keys = (
-    (await db.query('SELECT object_key FROM evaluation WHERE run_id = $1', [runId])) as {
-      object_key: string;
-    }[]
-  )
-    .map((r) => r.object_key)
-    .sort();
-  assert.equal(keys.length, evaluationsBefore + accepted);
-  assert.deepEqual(await objects(), keys, 'the object store holds exactly the accepted uploads');
-  console.log(`PUT activations: ${requests} requests, ${accepted} accepted, seed ${SEED}`);
-});
+        },
+      ),
+      params,
+    );
+    await healthy();
+    const keys = (
+      (await db.query('SELECT object_key FROM evaluation WHERE run_id = $1', [runId])) as {
+        object_key: string;
+      }[]
+    )
+      .map((r) => r.object_key)
+      .sort();
+    assert.equal(keys.length, evaluationsBefore + accepted);
+    assert.deepEqual(await objects(), keys, 'the object store holds exactly the accepted uploads');
+    console.log(`PUT activations: ${requests} requests, ${accepted} accepted, seed ${SEED}`);
+  },
+);
