@@ -256,7 +256,8 @@ export class WebGpuBackend implements EncodeBackend {
     const texture = this.device.createTexture({
       size: [width, height],
       format: f16 ? 'rgba16float' : 'rgba32float',
-      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+      // Sampled and read-only storage variants bind the same texture.
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
       label,
     });
     this.live.add(texture);

@@ -22,6 +22,8 @@ export interface EncodeVariant {
   subgroups: boolean;
   /** W_enc in a 2D texture (rgba32float, or rgba16float for f16 weights) instead of a storage buffer. */
   texture: boolean;
+  /** Read the texture as a read-only storage texture rather than a sampled one (faster on lavapipe). */
+  storageTexture?: boolean;
 }
 
 /** Every variant's kb divides this: x' rows and W_enc shards are zero-padded to a multiple of it. */
@@ -29,6 +31,26 @@ export const K_ALIGN = 8;
 
 /** Ordered by throughput measured on lavapipe (docs/benchmarks.md); the autotune breaks ties by order. */
 export const ENCODE_VARIANTS: readonly EncodeVariant[] = [
+  {
+    name: 'stex-sg-w8-n1-m8',
+    wg: 8,
+    n: 1,
+    m: 8,
+    kb: 8,
+    subgroups: true,
+    texture: true,
+    storageTexture: true,
+  },
+  {
+    name: 'stex-sg-w64-n1-m8',
+    wg: 64,
+    n: 1,
+    m: 8,
+    kb: 8,
+    subgroups: true,
+    texture: true,
+    storageTexture: true,
+  },
   { name: 'tex-sg-w8-n1-m16', wg: 8, n: 1, m: 16, kb: 8, subgroups: true, texture: true },
   { name: 'tex-sg-w8-n1-m8', wg: 8, n: 1, m: 8, kb: 8, subgroups: true, texture: true },
   { name: 'tex-sg-w64-n1-m8', wg: 64, n: 1, m: 8, kb: 8, subgroups: true, texture: true },
@@ -70,9 +92,11 @@ export function encodeKernelSource({ variant, mode, architecture, f16 }: EncodeK
   const comps = texture ? ['.x', '.y', '.z', '.w'] : [''];
   const slots: Record<string, string> = {};
   slots.ENABLES = [subgroups ? 'enable subgroups;' : '', f16 && !texture ? 'enable f16;' : ''].join('\n');
-  slots.WBINDING = texture
-    ? '@group(0) @binding(2) var w: texture_2d<f32>;'
-    : `@group(0) @binding(2) var<storage, read> w: array<${f16 ? 'f16' : 'f32'}>;`;
+  slots.WBINDING = variant.storageTexture
+    ? `@group(0) @binding(2) var w: texture_storage_2d<${f16 ? 'rgba16float' : 'rgba32float'}, read>;`
+    : texture
+      ? '@group(0) @binding(2) var w: texture_2d<f32>;'
+      : `@group(0) @binding(2) var<storage, read> w: array<${f16 ? 'f16' : 'f32'}>;`;
   slots.WG = String(wg);
   slots.M = String(m);
   slots.KB = String(kb);
@@ -124,7 +148,7 @@ export function encodeKernelSource({ variant, mode, architecture, f16 }: EncodeK
   if (subgroups) inner.push(...M.map((t) => `let xl${t} = x[xo${t} + k + sid % ${kb}u];`));
   const wLoad = (i: number, q: number) =>
     texture
-      ? `textureLoad(w, vec2u(qc${i}, k + ${q}u), 0)`
+      ? `textureLoad(w, vec2u(qc${i}, k + ${q}u)${variant.storageTexture ? '' : ', 0'})`
       : `${f16 ? 'f32(' : ''}w[(k + ${q}u) * cols + jc${i}_0]${f16 ? ')' : ''}`;
   for (let q = 0; q < kb; q++) {
     inner.push(N.map((i) => `let w${i}_${q} = ${wLoad(i, q)};`).join(' '));
