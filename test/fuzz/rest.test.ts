@@ -1,5 +1,6 @@
 // Property-based fuzzing (fast-check) of the REST inputs through a real in-process API on the real
-// Postgres and NATS: POST /v1/runs bodies, PUT /v1/saes/:id/watchlist bodies, and activation uploads
+// Postgres and NATS (counts are scoped to this file's SAE and run: other test files share the database and
+// run at the same time): POST /v1/runs bodies, PUT /v1/saes/:id/watchlist bodies, and activation uploads
 // (mutated files, odd path parameters, content types, chunked bodies). Every answer must be a success or a
 // clean 4xx (never 5xx), the API must still answer /healthz, and a refused request must leave nothing:
 // no run row, no change to the watchlist, no evaluation row, no object in the store.
@@ -190,7 +191,7 @@ test(
   async () => {
     let requests = 0;
     let created = 0;
-    const before = await count('SELECT count(*) AS n FROM run');
+    const before = await count('SELECT count(*) AS n FROM run WHERE sae_id = $1', [sae.id]);
     const runBody = bodyFrom(() => ({ name: 'r', project: 'fuzz-runs', model: 'm', saeId: sae.id }), {
       name: nastyString,
       project: nastyString,
@@ -209,7 +210,7 @@ test(
       params,
     );
     await healthy();
-    assert.equal(await count('SELECT count(*) AS n FROM run'), before + created);
+    assert.equal(await count('SELECT count(*) AS n FROM run WHERE sae_id = $1', [sae.id]), before + created);
     console.log(`POST /v1/runs: ${requests} requests, ${created} created, seed ${SEED}`);
   },
 );
@@ -351,17 +352,24 @@ test(
                 },
               })
             : bytes;
-          const rowsBefore = await count('SELECT count(*) AS n FROM evaluation');
+          const rowsBefore = await count('SELECT count(*) AS n FROM evaluation WHERE run_id = $1', [runId]);
           const res = await request('PUT', url, body, headers);
           if (res.status === 202) {
             accepted++;
             // Only a file the worker can parse, of the SAE's width, may be accepted.
             const parsed = parseActivations(bytes, 'accepted upload');
             assert.equal(parsed.dIn, sae.dIn);
-            assert.equal(await count('SELECT count(*) AS n FROM evaluation'), rowsBefore + 1);
+            assert.equal(
+              await count('SELECT count(*) AS n FROM evaluation WHERE run_id = $1', [runId]),
+              rowsBefore + 1,
+            );
           } else {
             assert.ok(res.status >= 400, `${res.status} ${res.text}`);
-            assert.equal(await count('SELECT count(*) AS n FROM evaluation'), rowsBefore, res.text);
+            assert.equal(
+              await count('SELECT count(*) AS n FROM evaluation WHERE run_id = $1', [runId]),
+              rowsBefore,
+              res.text,
+            );
             if (target && (type === 'application/octet-stream' || type === '')) {
               // A refusal of the file itself: the worker's parser must refuse it too, or it is of the wrong
               // width, or not exactly as long as its header says (the upload check is stricter there).
