@@ -4,7 +4,7 @@
 // 1. Seeding + worker RSS: EVALUATIONS (1,000) evaluations through one worker process (CPU engine, a tiny
 //    SAE: the pipeline, not the kernel, is under test), 20 runs × EVALUATIONS/20 checkpoints, submitted
 //    through the REST API; the worker's VmRSS (/proc/<pid>/status) is sampled every EVALUATIONS/100
-//    evaluations, and the peak of the second half is compared with the first half's.
+//    evaluations; it levels off when the last quarter's floor is back under the first half's peak.
 // 2. Query load: SECONDS (60) of GET /v1/runs/:id/trend (rotating over the runs), then SECONDS of
 //    GET /v1/fleet/drift?target=latent:3, each with CONNECTIONS (10) connections.
 // 3. Submission load: SECONDS of PUT /v1/runs/:id/checkpoints/:step/activations, every request a new
@@ -176,9 +176,10 @@ try {
     (await db.query<{ n: string }>(`SELECT count(*) AS n FROM evaluation WHERE status = 'failed'`)).rows[0].n,
   );
   // RSS is a garbage-collection sawtooth (it climbs with every evaluation's garbage and drops at a major
-  // collection), and the first samples are the warm-up, so floors and single samples say little. What
-  // accumulates per evaluation raises every peak: levelled off when the second half's peak is no more than
-  // 5% above the first half's.
+  // collection, whose timing V8 adapts), and the first samples are the warm-up, so no single sample, floor
+  // or peak is a trend. Levelled off: after its collections in the last quarter of the run, the worker
+  // is back at or below the highest RSS of the first half; memory that evaluations leave behind would
+  // push the last quarter's floor above it.
   const half = Math.floor(samples.length / 2);
   const stats = (part: typeof samples) => ({
     floorMiB: Math.min(...part.map((x) => x.rssMiB)),
@@ -186,9 +187,10 @@ try {
   });
   const firstHalf = stats(samples.slice(0, half));
   const secondHalf = stats(samples.slice(half));
+  const lastQuarter = stats(samples.slice(Math.floor((samples.length * 3) / 4)));
   const first = samples[0];
   const last = samples.at(-1)!;
-  const levelsOff = secondHalf.peakMiB <= firstHalf.peakMiB * 1.05;
+  const levelsOff = lastQuarter.floorMiB <= firstHalf.peakMiB;
 
   await stopChild(worker, 'SIGTERM');
 
@@ -243,6 +245,7 @@ try {
       rssMiB: samples,
       firstHalf,
       secondHalf,
+      lastQuarter,
       levelsOff,
     },
   };
@@ -256,7 +259,7 @@ try {
   console.log(
     `worker RSS over ${EVALUATIONS} evaluations: ${first.rssMiB} MiB after ${first.evaluations}, ` +
       `${last.rssMiB} after ${last.evaluations}; first half floor ${firstHalf.floorMiB} / peak ` +
-      `${firstHalf.peakMiB} MiB, second half floor ${secondHalf.floorMiB} / peak ${secondHalf.peakMiB} MiB: ` +
+      `${firstHalf.peakMiB} MiB, second half floor ${secondHalf.floorMiB} / peak ${secondHalf.peakMiB} MiB, last quarter floor ${lastQuarter.floorMiB}: ` +
       (levelsOff ? 'levels off' : 'still growing'),
   );
   if (!levelsOff || failed || trend.errors + drift.errors + submit.errors > 0) code = 1;
