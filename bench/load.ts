@@ -190,7 +190,9 @@ try {
   const lastQuarter = stats(samples.slice(Math.floor((samples.length * 3) / 4)));
   const first = samples[0];
   const last = samples.at(-1)!;
-  const levelsOff = lastQuarter.floorMiB <= firstHalf.peakMiB;
+  // Until the first major collection (a drop of 10+ MiB) RSS only climbs: a short run cannot be judged.
+  const collected = samples.some((x, i) => i > 0 && samples[i - 1].rssMiB - x.rssMiB >= 10);
+  const levelsOff = collected ? lastQuarter.floorMiB <= firstHalf.peakMiB : undefined;
 
   await stopChild(worker, 'SIGTERM');
 
@@ -260,9 +262,13 @@ try {
     `worker RSS over ${EVALUATIONS} evaluations: ${first.rssMiB} MiB after ${first.evaluations}, ` +
       `${last.rssMiB} after ${last.evaluations}; first half floor ${firstHalf.floorMiB} / peak ` +
       `${firstHalf.peakMiB} MiB, second half floor ${secondHalf.floorMiB} / peak ${secondHalf.peakMiB} MiB, last quarter floor ${lastQuarter.floorMiB}: ` +
-      (levelsOff ? 'levels off' : 'still growing'),
+      (levelsOff === undefined
+        ? 'not judged: no major collection yet (run more --evaluations)'
+        : levelsOff
+          ? 'levels off'
+          : 'still growing'),
   );
-  if (!levelsOff || failed || trend.errors + drift.errors + submit.errors > 0) code = 1;
+  if (levelsOff === false || failed || trend.errors + drift.errors + submit.errors > 0) code = 1;
 } catch (err) {
   console.error(err);
   code = 1;
