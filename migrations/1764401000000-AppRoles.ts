@@ -4,33 +4,36 @@ import { type MigrationInterface, type QueryRunner } from 'typeorm';
  * Least privilege: the API and the workers connect as members of their own group roles, which own no
  * table, so neither can drop or alter the schema; each may write only what its code writes.
  * Deployments create login users IN ROLE sentinel_api / sentinel_worker (docs/deploy.md); migrations run
- * as the schema owner. A later migration that adds a table adds it to APP_ROLE_GRANTS and calls
+ * as the schema owner. A later migration that adds a table adds it to APP_TABLES and APP_ROLE_GRANTS and calls
  * grantAppRoles again.
  */
+/** Every table the apps use; the API reads them all (it checks API keys), the worker all but api_key. */
+const APP_TABLES = [
+  'sae',
+  'watchlist_latent',
+  'watchlist_direction',
+  'run',
+  'evaluation',
+  'evaluation_latent',
+  'evaluation_direction',
+  'evaluation_vectors',
+  'evaluation_top_latent',
+  'evaluation_target_stat',
+  'alert',
+  'alert_event',
+  'webhook',
+  'webhook_delivery',
+  'webhook_attempt',
+  'evaluation_rising_latent',
+  'api_key',
+];
+
 export const APP_ROLE_GRANTS: Record<
   'sentinel_api' | 'sentinel_worker',
   { read: string[]; write: string[] }
 > = {
   sentinel_api: {
-    read: [
-      'sae',
-      'watchlist_latent',
-      'watchlist_direction',
-      'run',
-      'evaluation',
-      'evaluation_latent',
-      'evaluation_direction',
-      'evaluation_vectors',
-      'evaluation_top_latent',
-      'evaluation_target_stat',
-      'alert',
-      'alert_event',
-      'webhook',
-      'webhook_delivery',
-      'webhook_attempt',
-      'evaluation_rising_latent',
-      'api_key',
-    ],
+    read: APP_TABLES,
     // Registration, ingest and the sweeper; acknowledging alerts; webhooks and their delivery (the alert
     // outbox is swept by every process). Never the results of an evaluation, never API keys.
     write: [
@@ -47,24 +50,7 @@ export const APP_ROLE_GRANTS: Record<
     ],
   },
   sentinel_worker: {
-    read: [
-      'sae',
-      'watchlist_latent',
-      'watchlist_direction',
-      'run',
-      'evaluation',
-      'evaluation_latent',
-      'evaluation_direction',
-      'evaluation_vectors',
-      'evaluation_top_latent',
-      'evaluation_target_stat',
-      'alert',
-      'alert_event',
-      'webhook',
-      'webhook_delivery',
-      'webhook_attempt',
-      'evaluation_rising_latent',
-    ],
+    read: APP_TABLES.filter((table) => table !== 'api_key'),
     // Results and what early warning derives from them. Never SAEs, runs, watchlists, webhooks or keys.
     write: [
       'evaluation',

@@ -3,7 +3,6 @@
 // real Postgres. Also: the `sentinel keys create` CLI, roles, org-wide admin keys, rate limits, headers.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -17,6 +16,7 @@ import { connectGrpc, PROTO_LOADER_OPTIONS, protoFiles } from '../../apps/api/sr
 import { createApiKey } from '../../libs/auth/src/index.js';
 import { EarlyWarningService } from '../../libs/early-warning/src/index.js';
 import { testConfig } from '../support/config.js';
+import { freePort } from '../support/processes.js';
 import { seedEvaluation, seedRun, seedSae } from '../early-warning/seed.js';
 
 const run = promisify(execFile);
@@ -30,14 +30,6 @@ const A = `proj-a-${process.pid}`;
 const B = `proj-b-${process.pid}`;
 const ids: { sae: string; runA: string; runB: string; evalA: string; alertA: string; webhookA: string } =
   {} as never;
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 async function call(method: string, path: string, key?: string, body?: unknown) {
   const headers: Record<string, string> = {};

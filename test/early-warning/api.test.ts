@@ -7,7 +7,6 @@ import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type INestApplication } from '@nestjs/common';
 import * as grpc from '@grpc/grpc-js';
@@ -17,6 +16,7 @@ import { createApiApp } from '../../apps/api/src/app.js';
 import { connectGrpc, PROTO_LOADER_OPTIONS, protoFiles } from '../../apps/api/src/grpc.js';
 import { EarlyWarningService } from '../../libs/early-warning/src/index.js';
 import { testConfig } from '../support/config.js';
+import { freePort } from '../support/processes.js';
 import { rng, seedEvaluation, seedRun, seedSae, type SeedTarget } from './seed.js';
 
 process.env.WEBHOOK_RETRY_BASE_MS = '50';
@@ -82,14 +82,6 @@ async function seedRunWithCheckpoints(
 async function get(path: string): Promise<{ status: number; body: any }> {
   const res = await fetch(base + path);
   return { status: res.status, body: await res.json() };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
 }
 
 before(async () => {
