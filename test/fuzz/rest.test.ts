@@ -95,6 +95,32 @@ async function request(
   return { status: res.status, text };
 }
 
+/**
+ * fast-check's interruptAfterTimeLimit abandons the run in flight when the time is up (it races it against
+ * a timer) but cannot stop its request, which may still be accepted: wait for those runs to finish before
+ * counting what was stored.
+ */
+const inFlight = new Set<Promise<void>>();
+function tracked<A extends unknown[]>(
+  predicate: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
+  return (...args: A) => {
+    const run = predicate(...args);
+    inFlight.add(run);
+    run.then(
+      () => inFlight.delete(run),
+      () => inFlight.delete(run),
+    );
+    return run;
+  };
+}
+
+async function settleInFlight(): Promise<void> {
+  // A run abandoned at the time limit still asserts: its failure must fail the test, not vanish.
+  const failed = (await Promise.allSettled([...inFlight])).find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
 async function healthy(): Promise<void> {
   const res = await fetch(`${api.url}/healthz`);
   assert.equal(res.status, 200);
@@ -201,14 +227,18 @@ test(
       metadata: nastyJson,
     });
     await fc.assert(
-      fc.asyncProperty(runBody, async ({ raw, type }) => {
-        requests++;
-        const res = await request('POST', '/v1/runs', raw, { 'content-type': type });
-        if (res.status === 201) created++;
-        else assert.ok(res.status >= 400, `${res.status} ${res.text}`);
-      }),
+      fc.asyncProperty(
+        runBody,
+        tracked(async ({ raw, type }) => {
+          requests++;
+          const res = await request('POST', '/v1/runs', raw, { 'content-type': type });
+          if (res.status === 201) created++;
+          else assert.ok(res.status >= 400, `${res.status} ${res.text}`);
+        }),
+      ),
       params,
     );
+    await settleInFlight();
     await healthy();
     assert.equal(await count('SELECT count(*) AS n FROM run WHERE sae_id = $1', [sae.id]), before + created);
     console.log(`POST /v1/runs: ${requests} requests, ${created} created, seed ${SEED}`);
@@ -248,21 +278,26 @@ test(
     const current = async () => (await api.json('GET', `/v1/saes/${sae.id}/watchlist`)).body;
     let previous = await current();
     await fc.assert(
-      fc.asyncProperty(body, fc.boolean(), async ({ raw, type }, otherId) => {
-        requests++;
-        const id = otherId ? '00000000-0000-4000-8000-000000000000' : sae.id;
-        const res = await request('PUT', `/v1/saes/${id}/watchlist`, raw, { 'content-type': type });
-        if (res.status === 200) {
-          accepted++;
-          previous = await current();
-          assert.deepEqual(JSON.parse(res.text), previous);
-        } else {
-          assert.ok(res.status >= 400, `${res.status} ${res.text}`);
-          assert.deepEqual(await current(), previous, 'a refused watchlist changed the stored one');
-        }
-      }),
+      fc.asyncProperty(
+        body,
+        fc.boolean(),
+        tracked(async ({ raw, type }, otherId) => {
+          requests++;
+          const id = otherId ? '00000000-0000-4000-8000-000000000000' : sae.id;
+          const res = await request('PUT', `/v1/saes/${id}/watchlist`, raw, { 'content-type': type });
+          if (res.status === 200) {
+            accepted++;
+            previous = await current();
+            assert.deepEqual(JSON.parse(res.text), previous);
+          } else {
+            assert.ok(res.status >= 400, `${res.status} ${res.text}`);
+            assert.deepEqual(await current(), previous, 'a refused watchlist changed the stored one');
+          }
+        }),
+      ),
       params,
     );
+    await settleInFlight();
     await healthy();
     console.log(`PUT watchlist: ${requests} requests, ${accepted} accepted, seed ${SEED}`);
   },
@@ -337,7 +372,7 @@ test(
         path,
         contentType,
         fc.boolean(),
-        async ([base, mutate], where, type, chunked) => {
+        tracked(async ([base, mutate], where, type, chunked) => {
           requests++;
           const bytes = mutate(base);
           const target = where === 'ok' ? `/v1/runs/${runId}/checkpoints/${step++}/activations` : null;
@@ -386,10 +421,11 @@ test(
               }
             }
           }
-        },
+        }),
       ),
       params,
     );
+    await settleInFlight();
     await healthy();
     const keys = (
       (await db.query('SELECT object_key FROM evaluation WHERE run_id = $1', [runId])) as {
