@@ -14,6 +14,12 @@ import { validate as lintDockerfile } from 'dockerfile-utils';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig } from '../../libs/common/src/config/config.js';
 import { natsNames } from '../../libs/messaging/src/names.js';
+import {
+  NATS_ACCOUNT,
+  NATS_USERS,
+  natsAccounts,
+  natsConfText,
+} from '../../libs/messaging/src/nats-permissions.js';
 import { parseImage, renderKustomization, repoRoot, type K8sObject } from './kustomize.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -49,6 +55,19 @@ interface PodSpec {
   tolerations?: Obj[];
   securityContext?: { runAsUser?: number; runAsNonRoot?: boolean };
 }
+
+/** k8s/helm/nats-values.yaml: the parts the tests read. */
+const natsValues = parseYaml(read('k8s/helm/nats-values.yaml')) as {
+  config: {
+    cluster: { enabled: boolean; replicas: number };
+    jetstream: { enabled: boolean; fileStore: { enabled: boolean }; merge: { sync_interval: string } };
+    monitor: { enabled: boolean; port: number };
+    merge: { accounts: unknown };
+  };
+  service: { ports: { monitor: { enabled: boolean } } };
+  container: { env: Record<string, { valueFrom?: { secretKeyRef?: { name: string; key: string } } }> };
+  natsBox: { container: { env: Record<string, unknown> } };
+};
 
 const overlays = {
   dev: renderKustomization(join(root, 'k8s/overlays/dev')),
@@ -336,6 +355,32 @@ suite('environment variables', () => {
     });
   }
 
+  for (const [overlay, objects] of Object.entries(overlays)) {
+    test(`${overlay}: api and workers log in to NATS as their own users, with the Secrets NATS reads`, () => {
+      for (const role of ['api', 'worker'] as const) {
+        const c = podSpec(get(objects, 'Deployment', `sentinel-${role}`)).containers[0];
+        const { env, secrets } = containerEnv(objects, c);
+        assert.equal(env.NATS_USER, NATS_USERS[role].user, `${role}: NATS_USER`);
+        assert.ok(!/@/.test(env.NATS_URL), `${role}: no credentials in NATS_URL`);
+        // The NATS servers read the same Secret key into the variable their configuration names.
+        const ref = secrets.NATS_PASSWORD;
+        assert.ok(ref, `${role}: NATS_PASSWORD from a Secret`);
+        assert.deepEqual(
+          natsValues.container.env[NATS_USERS[role].passwordVariable]?.valueFrom?.secretKeyRef,
+          ref,
+          `${role}: the NATS container's ${NATS_USERS[role].passwordVariable}`,
+        );
+        const config = loadConfig(env);
+        assert.equal(config.natsUser, NATS_USERS[role].user);
+      }
+      // Two apps, two Secrets: a pod never holds the other user's password.
+      const refOf = (role: string) =>
+        containerEnv(objects, podSpec(get(objects, 'Deployment', `sentinel-${role}`)).containers[0]).secrets
+          .NATS_PASSWORD.name;
+      assert.notEqual(refOf('api'), refOf('worker'));
+    });
+  }
+
   test('a variable renamed on one side only is reported', () => {
     const renamed = CONFIG_VARIABLES.filter((v) => v !== 'WORKER_HTTP_PORT');
     const worker = get(overlays.prod, 'Deployment', 'sentinel-worker');
@@ -450,14 +495,7 @@ suite('sizing', () => {
 });
 
 suite('work queue and scaling', () => {
-  const nats = parseYaml(read('k8s/helm/nats-values.yaml')) as {
-    config: {
-      cluster: { enabled: boolean; replicas: number };
-      jetstream: { enabled: boolean; fileStore: { enabled: boolean }; merge: { sync_interval: string } };
-      monitor: { enabled: boolean; port: number };
-    };
-    service: { ports: { monitor: { enabled: boolean } } };
-  };
+  const nats = natsValues;
 
   test('NATS values: 3-node cluster, JetStream on files with fsync before ack, monitoring port served', () => {
     assert.equal(nats.config.cluster.enabled, true);
@@ -467,6 +505,21 @@ suite('work queue and scaling', () => {
     assert.equal(nats.config.jetstream.merge.sync_interval, 'always');
     assert.equal(nats.config.monitor.enabled, true);
     assert.equal(nats.service.ports.monitor.enabled, true);
+  });
+
+  test("NATS values: the account's users and subject permissions are natsAccounts(NATS_PREFIX)", () => {
+    const configMap = get(overlays.prod, 'ConfigMap').data as Record<string, string>;
+    const prefix = loadConfig(configMap).natsPrefix;
+    // The generator's output verbatim (scripts/nats-accounts.mjs --helm): edit the code, not the values.
+    assert.deepEqual(nats.config.merge.accounts, natsAccounts(prefix));
+    for (const { passwordVariable } of Object.values(NATS_USERS)) {
+      assert.ok(nats.container.env[passwordVariable]?.valueFrom?.secretKeyRef, passwordVariable);
+    }
+    assert.equal(nats.natsBox.container.env.NATS_USER, NATS_USERS.admin.user);
+    assert.deepEqual(
+      (nats.natsBox.container.env.NATS_PASSWORD as { valueFrom: unknown }).valueFrom,
+      nats.container.env[NATS_USERS.admin.passwordVariable].valueFrom,
+    );
   });
 
   test('KEDA scales the worker Deployment from zero on the lag of the consumer the workers use', () => {
@@ -484,7 +537,7 @@ suite('work queue and scaling', () => {
     assert.equal(trigger.type, 'nats-jetstream');
     assert.equal(trigger.metadata.stream, names.jobsStream);
     assert.equal(trigger.metadata.consumer, names.workersConsumer);
-    assert.equal(trigger.metadata.account, '$G');
+    assert.equal(trigger.metadata.account, NATS_ACCOUNT);
     // The Helm release `nats`: its headless Service in this namespace, on the monitoring port.
     assert.equal(
       trigger.metadata.natsServerMonitoringEndpoint,
@@ -788,6 +841,30 @@ suite('docker compose', () => {
       assert.match(sql, new RegExp(`CREATE ROLE ${group} NOLOGIN;`));
       assert.match(sql, new RegExp(`CREATE ROLE ${user(service)} LOGIN PASSWORD '[^']*' IN ROLE ${group};`));
     }
+  });
+
+  test('NATS runs docker/nats-accounts.conf, as generated, and api and worker log in as their users', () => {
+    const s = composeFile.services;
+    const env = (name: string) => s[name].environment as Record<string, string>;
+    const prefix = loadConfig(env('api')).natsPrefix;
+    assert.equal(read('docker/nats-accounts.conf'), natsConfText(prefix));
+    const args = ([] as string[]).concat(s.nats.command as string[]);
+    const conf = args[args.indexOf('-c') + 1];
+    assert.ok(args.includes('-c') && conf, `nats command: ${args.join(' ')}`);
+    const mounts = ((s.nats.volumes ?? []) as (string | { source: string; target: string })[]).map((v) =>
+      typeof v === 'string' ? v : `${v.source}:${v.target}`,
+    );
+    assert.ok(
+      mounts.some((m) => m.includes(`docker/nats-accounts.conf:${conf}`)),
+      `nats mounts: ${mounts.join(', ')}`,
+    );
+    for (const role of ['api', 'worker'] as const) {
+      assert.equal(env(role).NATS_USER, NATS_USERS[role].user, role);
+      assert.equal(env(role).NATS_PASSWORD, env('nats')[NATS_USERS[role].passwordVariable], role);
+      assert.equal(loadConfig(env(role)).natsUser, NATS_USERS[role].user);
+    }
+    assert.ok(env('nats')[NATS_USERS.admin.passwordVariable], 'the admin password');
+    assert.equal(env('migrate').NATS_USER, undefined, 'the migrations do not use NATS');
   });
 
   test('services, environment, ports and start order match the apps', () => {

@@ -87,6 +87,10 @@ export async function runDemo(
   const infra = await ensureInfra({
     databaseUrl: config.databaseUrl,
     natsUrl: config.natsUrl,
+    natsLogin:
+      config.natsUser && config.natsPassword
+        ? { user: config.natsUser, password: config.natsPassword }
+        : undefined,
     databaseName: new URL(config.databaseUrl).pathname.slice(1),
     log: say,
   });

@@ -15,6 +15,7 @@ import { delimiter, join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
+import { natsInboxPrefix } from '../../../libs/messaging/src/nats-permissions.js';
 
 export interface ProbeResult {
   ok: boolean;
@@ -39,11 +40,24 @@ export async function probePostgres(url: string, timeoutMs = 1500): Promise<Prob
   }
 }
 
-/** Does a NATS server answer at this URL, with JetStream enabled (the work queue needs it)? */
-export async function probeNats(url: string, timeoutMs = 1500): Promise<ProbeResult> {
+/**
+ * Does a NATS server answer at this URL, with JetStream enabled (the work queue needs it)? `login` is
+ * NATS_USER / NATS_PASSWORD when set (the apps the demo starts inherit them).
+ */
+export async function probeNats(
+  url: string,
+  timeoutMs = 1500,
+  login?: { user: string; password: string },
+): Promise<ProbeResult> {
   let nc;
   try {
-    nc = await connect({ servers: url, timeout: timeoutMs, reconnect: false, maxReconnectAttempts: 0 });
+    nc = await connect({
+      servers: url,
+      timeout: timeoutMs,
+      reconnect: false,
+      maxReconnectAttempts: 0,
+      ...(login ? { user: login.user, pass: login.password, inboxPrefix: natsInboxPrefix(login.user) } : {}),
+    });
   } catch (err) {
     return { ok: false, reason: (err as Error).message || String(err) };
   }
@@ -98,6 +112,8 @@ export interface Infra {
 export interface InfraOptions {
   databaseUrl: string;
   natsUrl: string;
+  /** NATS_USER / NATS_PASSWORD, for the probe of `natsUrl`. */
+  natsLogin?: { user: string; password: string };
   /** The database the demo uses on a server it starts itself. */
   databaseName?: string;
   log?: (line: string) => void;
@@ -122,7 +138,7 @@ export async function ensureInfra(options: InfraOptions): Promise<Infra> {
   try {
     const [pgProbe, natsProbe] = await Promise.all([
       probePostgres(options.databaseUrl),
-      probeNats(options.natsUrl),
+      probeNats(options.natsUrl, undefined, options.natsLogin),
     ]);
     let databaseUrl = options.databaseUrl;
     if (pgProbe.ok) {

@@ -1,4 +1,4 @@
-import { Global, Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { SENTINEL_CONFIG } from '../../common/src/config/config.module.js';
 import { type SentinelConfig } from '../../common/src/config/config.js';
 import { NATS_NAMES, NatsClients } from './nats.module.js';
@@ -20,10 +20,16 @@ export class WorkQueueService implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await ensureWorkQueue(await this.clients.jsm(), this.names, {
+    const { streamUpdateDenied } = await ensureWorkQueue(await this.clients.jsm(), this.names, {
       ackWaitMs: this.config.ackWaitMs,
       replicas: this.config.natsReplicas,
     });
+    if (streamUpdateDenied) {
+      new Logger('WorkQueue').warn(
+        `stream ${this.names.jobsStream} differs from this process's configuration and this NATS user ` +
+          `may not update it (${streamUpdateDenied}); the API applies it when it starts`,
+      );
+    }
     this.buckets = await openBuckets(this.clients.nc, this.names, this.config.natsReplicas);
   }
 

@@ -47,7 +47,8 @@ export async function ensureWorkQueue(
   jsm: JetStreamManager,
   names: NatsNames,
   opts: WorkQueueOptions,
-): Promise<void> {
+): Promise<{ streamUpdateDenied?: string }> {
+  let streamUpdateDenied: string | undefined;
   const stream = {
     name: names.jobsStream,
     subjects: [`${names.jobsSubject}.*`],
@@ -60,7 +61,13 @@ export async function ensureWorkQueue(
     await jsm.streams.add(stream);
   } catch (err) {
     if (!isAlreadyInUse(err)) throw err;
-    await jsm.streams.update(names.jobsStream, stream);
+    try {
+      await jsm.streams.update(names.jobsStream, stream);
+    } catch (updateErr) {
+      // A NATS user that may create the stream but not change it (the workers'): the API reconciles it.
+      if (!isPermissionViolation(updateErr)) throw updateErr;
+      streamUpdateDenied = (updateErr as Error).message;
+    }
   }
   const consumer = {
     durable_name: names.workersConsumer,
@@ -80,6 +87,15 @@ export async function ensureWorkQueue(
       max_ack_pending: consumer.max_ack_pending,
     });
   }
+  return streamUpdateDenied === undefined ? {} : { streamUpdateDenied };
+}
+
+/** A request the server refused because the user may not publish to its subject. */
+export function isPermissionViolation(err: unknown): boolean {
+  for (let e = err as Error | undefined, depth = 0; e && depth < 4; e = e.cause as Error, depth++) {
+    if (e.name === 'PermissionViolationError' || /permissions violation/i.test(e.message ?? '')) return true;
+  }
+  return false;
 }
 
 function isAlreadyInUse(err: unknown): boolean {

@@ -26,6 +26,12 @@ export interface SentinelConfig {
   /** postgres://user[:password]@host:port/database */
   databaseUrl: string;
   natsUrl: string;
+  /**
+   * NATS login (NATS_USER and NATS_PASSWORD, both or neither); undefined connects without credentials.
+   * Each app has its own user with subject permissions (libs/messaging/src/nats-permissions.ts).
+   */
+  natsUser?: string;
+  natsPassword?: string;
   httpPort: number;
   grpcPort: number;
   /** The worker's own HTTP port, for /healthz, /readyz and /metrics. */
@@ -103,6 +109,20 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
   return raw;
 }
 
+/** NATS_USER and NATS_PASSWORD: both or neither. The password never appears in an error. */
+function natsLogin(env: Env): { natsUser?: string; natsPassword?: string } {
+  const user = str(env, 'NATS_USER', '');
+  const password = str(env, 'NATS_PASSWORD', '');
+  if (user === '' && password === '') return {};
+  if (password === '') throw new ConfigError('NATS_PASSWORD', 'must be set when NATS_USER is set');
+  if (user === '') throw new ConfigError('NATS_USER', 'must be set when NATS_PASSWORD is set');
+  // The user names the app's reply subjects (_INBOX.<user>.>), so it must be one subject token.
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(user)) {
+    throw new ConfigError('NATS_USER', `must be 1-64 letters, digits, _ or -, got "${user}"`);
+  }
+  return { natsUser: user, natsPassword: password };
+}
+
 export function loadConfig(env: Env = process.env): SentinelConfig {
   const databaseUrl = url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/sentinel', [
     'postgres:',
@@ -118,9 +138,15 @@ export function loadConfig(env: Env = process.env): SentinelConfig {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(natsPrefix)) {
     throw new ConfigError('NATS_PREFIX', `must be 1-64 letters, digits, _ or -, got "${natsPrefix}"`);
   }
+  const natsUrl = url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']);
+  if (new URL(natsUrl).username !== '' || new URL(natsUrl).password !== '') {
+    // The client would ignore them, and a URL ends up in logs: the login has variables of its own.
+    throw new ConfigError('NATS_URL', 'must not contain credentials: set NATS_USER and NATS_PASSWORD');
+  }
   return {
     databaseUrl,
-    natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
+    natsUrl,
+    ...natsLogin(env),
     httpPort: int(env, 'HTTP_PORT', 3000, 0, 65535),
     grpcPort: int(env, 'GRPC_PORT', 50051, 0, 65535),
     workerHttpPort: int(env, 'WORKER_HTTP_PORT', 3001, 0, 65535),
@@ -145,6 +171,8 @@ export function loadConfig(env: Env = process.env): SentinelConfig {
 export const CONFIG_VARIABLES = [
   'DATABASE_URL',
   'NATS_URL',
+  'NATS_USER',
+  'NATS_PASSWORD',
   'HTTP_PORT',
   'GRPC_PORT',
   'WORKER_HTTP_PORT',
