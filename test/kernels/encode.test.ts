@@ -141,7 +141,7 @@ describe(
     before(async () => {
       const probe = await backend();
       // The fastest variant on lavapipe (which is also quick to compile) runs the feature matrix.
-      variant = (probe.variants.find((v) => v.name === 'stex-sg-w8-n1-m8') ?? probe.variants[0]).name;
+      variant = (probe.variants.find((v) => v.name === 'stex-xt-w8-n1-m16') ?? probe.variants[0]).name;
       await probe.dispose();
       be = await backend({ variant });
     });
@@ -174,6 +174,9 @@ describe(
             [8, 64, 16],
             [3, 1, 1],
             [64, 200, 33],
+            // Texture variants: 47 blocks of 320 rows (d_in padded to 320) span 15 texture rows of
+            // 1024 block rows, and some blocks straddle two.
+            [300, 1500, 9],
           ]) {
             const sae = randomSae({ dIn, dSae, seed: dIn + dSae });
             await check(b, sae, randomActs(n, dIn, n, n > 2 ? [1, n - 2, 1] : undefined));

@@ -24,7 +24,10 @@ import {
   columnsPerUnit,
   ENCODE_VARIANTS,
   encodeKernelSource,
-  K_ALIGN,
+  maxTextureColumns,
+  padK,
+  TEXTURE_LAYOUT,
+  textureShape,
   type EncodeMode,
   type EncodeVariant,
 } from './encode-kernel.js';
@@ -45,7 +48,7 @@ export interface WebGpuBackendOptions {
 }
 
 interface PreparedShard extends Shard {
-  /** W_enc columns [colBase, colBase + cols): a [kPad × cols] buffer or a [kPad × cols/4] texture. */
+  /** W_enc columns [colBase, colBase + cols): a [kPad × cols] buffer, or a texture in TEXTURE_LAYOUT. */
   w: GPUBuffer | GPUTexture;
   /** [2 × cols]: b_enc, then the jumprelu threshold (zeros otherwise). */
   bt: GPUBuffer;
@@ -106,10 +109,16 @@ export class WebGpuBackend implements EncodeBackend {
     return ENCODE_VARIANTS.filter((v) => this.subgroups || !v.subgroups);
   }
 
-  /** Variants that can encode an SAE of this d_in (a texture holds at most maxTextureDimension2D rows). */
+  /**
+   * Variants that can encode an SAE of this d_in (a W_enc texture shard must hold one block of 32
+   * latents, an x' texture row kPad/4 texels).
+   */
   variantsFor(dIn: number): EncodeVariant[] {
-    const kPad = Math.ceil(dIn / K_ALIGN) * K_ALIGN;
-    return this.variants.filter((v) => !v.texture || kPad <= this.device.limits.maxTextureDimension2D);
+    const kPad = padK(dIn);
+    const maxDim = this.device.limits.maxTextureDimension2D;
+    return this.variants.filter(
+      (v) => (!v.texture || maxTextureColumns(kPad, maxDim) > 0) && (!v.xTexture || kPad / 4 <= maxDim),
+    );
   }
 
   private get maxBinding(): number {
@@ -202,11 +211,13 @@ export class WebGpuBackend implements EncodeBackend {
     if (existing) this.release(sae);
     const f16 = this.f16;
     const weightBytes = f16 ? 2 : 4;
-    const kPad = Math.ceil(sae.dIn / K_ALIGN) * K_ALIGN;
+    const kPad = padK(sae.dIn);
     const shardBytes = Math.min(this.options.shardBytes ?? this.maxBinding, this.maxBinding);
-    // A dispatch has at most 65535 workgroups of at least 8 columns; a texture row at most
-    // maxTextureDimension2D texels of 4 columns.
-    const maxCols = texture ? 4 * this.device.limits.maxTextureDimension2D : 65535 * 8;
+    // A dispatch has at most 65535 workgroups of at least 8 columns; a texture at most
+    // maxTextureDimension2D rows.
+    const maxCols = texture
+      ? Math.min(65535 * 32, maxTextureColumns(kPad, this.device.limits.maxTextureDimension2D))
+      : 65535 * 8;
     const shards = shardColumns(sae.dSae, kPad, weightBytes, shardBytes).flatMap((s) =>
       splitCols(s, maxCols),
     );
@@ -224,7 +235,7 @@ export class WebGpuBackend implements EncodeBackend {
       for (const s of shards) {
         const label = `W_enc[${s.colBase}+${s.cols}]`;
         const w = texture
-          ? this.createTexture(Math.ceil(s.cols / 4), kPad, f16, label)
+          ? this.createTexture(textureShape(s.cols, kPad), f16 ? 'rgba16float' : 'rgba32float', label)
           : this.createBuffer(kPad * s.cols * weightBytes, S | COPY_DST, label);
         const bt = this.createBuffer(8 * s.cols, S | COPY_DST, 'b_enc+threshold');
         owned.push(w, bt);
@@ -236,7 +247,7 @@ export class WebGpuBackend implements EncodeBackend {
     });
     const q = this.device.queue;
     for (const s of prepared.shards) {
-      if (texture) this.uploadTexture(sae, s, f16);
+      if (texture) this.uploadTexture(sae, s, kPad, f16);
       else this.uploadBuffer(sae, s, kPad, f16);
       const bt = new Float32Array(2 * s.cols);
       bt.set(sae.bEnc.subarray(s.colBase, s.colBase + s.cols));
@@ -252,10 +263,10 @@ export class WebGpuBackend implements EncodeBackend {
     return prepared;
   }
 
-  private createTexture(width: number, height: number, f16: boolean, label: string): GPUTexture {
+  private createTexture(size: [number, number], format: GPUTextureFormat, label: string): GPUTexture {
     const texture = this.device.createTexture({
-      size: [width, height],
-      format: f16 ? 'rgba16float' : 'rgba32float',
+      size,
+      format,
       // Sampled and read-only storage variants bind the same texture.
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
       label,
@@ -264,31 +275,40 @@ export class WebGpuBackend implements EncodeBackend {
     return texture;
   }
 
-  /** W_enc columns [colBase, colBase + cols) into a texture of ceil(cols/4) texels per row. */
-  private uploadTexture(sae: Sae, s: PreparedShard, f16: boolean): void {
-    const width = Math.ceil(s.cols / 4);
+  /**
+   * W_enc columns [colBase, colBase + cols) into a texture in the blocked layout of TEXTURE_LAYOUT:
+   * block row b·kPad + k holds row k of quads 8b..8b+7, block rows fill texture rows in order.
+   */
+  private uploadTexture(sae: Sae, s: PreparedShard, kPad: number, f16: boolean): void {
+    const [width, height] = textureShape(s.cols, kPad);
+    const { blockQuads } = TEXTURE_LAYOUT;
+    const blockCols = 4 * blockQuads;
+    const blockRowsPerRow = width / blockQuads;
     const rowElems = width * 4;
-    const rowsPerWrite = Math.max(1, Math.min(sae.dIn, Math.floor((8 << 20) / (rowElems * 4))));
+    const rowsPerWrite = Math.max(1, Math.min(height, Math.floor((8 << 20) / (rowElems * 4))));
     const staging = f16
       ? new Uint16Array(rowsPerWrite * rowElems)
       : new Float32Array(rowsPerWrite * rowElems);
-    for (let r0 = 0; r0 < sae.dIn; r0 += rowsPerWrite) {
-      const rows = Math.min(rowsPerWrite, sae.dIn - r0);
+    for (let y0 = 0; y0 < height; y0 += rowsPerWrite) {
+      const rows = Math.min(rowsPerWrite, height - y0);
       staging.fill(0);
-      for (let r = 0; r < rows; r++) {
-        const src = (r0 + r) * sae.dSae + s.colBase;
-        if (f16)
-          for (let c = 0; c < s.cols; c++) staging[r * rowElems + c] = floatToHalfBits(sae.wEnc[src + c]);
-        else staging.set(sae.wEnc.subarray(src, src + s.cols), r * rowElems);
+      for (let r = y0 * blockRowsPerRow; r < (y0 + rows) * blockRowsPerRow; r++) {
+        const k = r % kPad;
+        const c0 = Math.floor(r / kPad) * blockCols;
+        const n = Math.min(blockCols, s.cols - c0);
+        if (k >= sae.dIn || n <= 0) continue; // padding rows and quads stay zero
+        const src = k * sae.dSae + s.colBase + c0;
+        const dst = (r - y0 * blockRowsPerRow) * blockCols;
+        if (f16) for (let c = 0; c < n; c++) staging[dst + c] = floatToHalfBits(sae.wEnc[src + c]);
+        else staging.set(sae.wEnc.subarray(src, src + n), dst);
       }
       this.device.queue.writeTexture(
-        { texture: s.w as GPUTexture, origin: [0, r0] },
+        { texture: s.w as GPUTexture, origin: [0, y0] },
         staging,
         { bytesPerRow: rowElems * staging.BYTES_PER_ELEMENT, rowsPerImage: rows },
         [width, rows],
       );
     }
-    // Rows d_in..kPad of a new texture are zero already.
   }
 
   /** W_enc columns [colBase, colBase + cols) into a [kPad × cols] buffer, a few MiB per write. */
@@ -344,7 +364,7 @@ export class WebGpuBackend implements EncodeBackend {
         throw new Error(`encode variant "${this.options.variant}" is not available on ${this.adapter}`);
       return forced;
     }
-    const kPad = Math.ceil(sae.dIn / K_ALIGN) * K_ALIGN;
+    const kPad = padK(sae.dIn);
     const key = autotuneKey(this.adapter, kPad, this.f16);
     // The candidates run on a synthetic SAE of the same d_in (2048 latents), uploaded once per layout.
     const synthetic = new Map<boolean, Sae>();
@@ -370,16 +390,21 @@ export class WebGpuBackend implements EncodeBackend {
     const cols = shard.cols;
     const tokens = 64;
     const { STORAGE: S, UNIFORM, COPY_DST } = GPUBufferUsage;
-    const owned: GPUBuffer[] = [];
+    const owned: (GPUBuffer | GPUTexture)[] = [];
     const bufs = await this.allocating('autotune buffers', owned, () => {
       const make = (size: number, u: number) => {
         const b = this.createBuffer(size, u, 'autotune');
         owned.push(b);
         return b;
       };
+      const xTexture = () => {
+        const t = this.createTexture([prep.kPad / 4, tokens], 'rgba32float', 'autotune x');
+        owned.push(t);
+        return t;
+      };
       return {
         params: make(32, UNIFORM | COPY_DST),
-        x: make(4 * tokens * prep.kPad, S),
+        x: variant.xTexture ? xTexture() : make(4 * tokens * prep.kPad, S),
         tp: make(4 * tokens, S),
         st: make(12 * cols, S),
         ps: make(16, S),
@@ -444,7 +469,10 @@ export class WebGpuBackend implements EncodeBackend {
       topk,
       weightBytes: prep.f16 ? 2 : 4,
       maxBinding: this.maxBinding,
-      chunkTokens: this.options.chunkTokens,
+      // An x' texture holds at most maxTextureDimension2D tokens.
+      chunkTokens: variant.xTexture
+        ? Math.min(this.options.chunkTokens ?? 4096, this.device.limits.maxTextureDimension2D)
+        : this.options.chunkTokens,
     });
     const scratchBytes = plan.bytes.stats + plan.bytes.chunk;
     if (this.options.budgetBytes !== undefined && prep.bytes + scratchBytes > this.options.budgetBytes) {
@@ -463,17 +491,24 @@ export class WebGpuBackend implements EncodeBackend {
     const T = plan.chunkTokens;
     const { kPad } = prep;
     const { STORAGE: S, UNIFORM, COPY_DST, COPY_SRC, MAP_READ } = GPUBufferUsage;
-    const owned: GPUBuffer[] = [];
+    const owned: (GPUBuffer | GPUTexture)[] = [];
     const make = (size: number, u: number, label: string) => {
       const b = this.createBuffer(size, u, label);
       owned.push(b);
       return b;
     };
+    const makeTexture = (size: [number, number], label: string) => {
+      const t = this.createTexture(size, 'rgba32float', label);
+      owned.push(t);
+      return t;
+    };
     let scoped = false;
     try {
       const b = await this.allocating(`buffers to encode ${acts.nTokens} tokens`, owned, () => ({
         raw: make(4 * T * sae.dIn, S | COPY_DST, 'raw chunk'),
-        x: make(4 * T * kPad, S, "x' chunk"),
+        x: make(4 * T * kPad, variant.xTexture ? S | COPY_SRC : S, "x' chunk"),
+        // xTexture variants read x' from a texture, copied from the buffer after preprocess.
+        xTex: variant.xTexture ? makeTexture([kPad / 4, T], "x' chunk texture") : undefined,
         tp: make(4 * T, S | COPY_DST, 'token prompts'),
         pre: make(32, UNIFORM | COPY_DST, 'preprocess params'),
         dirs: make(4 * Math.max(1, nDirs) * sae.dIn, S | COPY_DST, 'directions'),
@@ -533,8 +568,8 @@ export class WebGpuBackend implements EncodeBackend {
         const sb = b.shards[i];
         return {
           encode: topk
-            ? group(encPipe, [sb.params, b.x, s.w, s.bt, b.h!])
-            : group(encPipe, [sb.params, b.x, s.w, s.bt, b.tp, sb.st, sb.ps]),
+            ? group(encPipe, [sb.params, b.xTex ?? b.x, s.w, s.bt, b.h!])
+            : group(encPipe, [sb.params, b.xTex ?? b.x, s.w, s.bt, b.tp, sb.st, sb.ps]),
           reduce: topk ? group(redPipe!, [sb.reduceParams!, b.h!, b.sel!, b.tp, sb.st, sb.ps]) : undefined,
         };
       });
@@ -563,10 +598,18 @@ export class WebGpuBackend implements EncodeBackend {
         if (topk) q.writeBuffer(b.selParams!, 0, new Uint32Array([tokens, sae.dSae, sae.k!, 0]));
 
         const enc = this.device.createCommandEncoder();
-        const pass = enc.beginComputePass();
+        let pass = enc.beginComputePass();
         pass.setPipeline(prePipe);
         pass.setBindGroup(0, preGroup);
         pass.dispatchWorkgroups(tokens);
+        if (b.xTex) {
+          pass.end();
+          enc.copyBufferToTexture({ buffer: b.x, bytesPerRow: 4 * kPad }, { texture: b.xTex }, [
+            kPad / 4,
+            tokens,
+          ]);
+          pass = enc.beginComputePass();
+        }
         pass.setPipeline(encPipe);
         prep.shards.forEach((s, i) => {
           pass.setBindGroup(0, shardGroups[i].encode);

@@ -29,7 +29,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+{{XBINDING}}
 {{WBINDING}}
 @group(0) @binding(3) var<storage, read> bt: array<f32>;
 {{OUT_BINDINGS}}

@@ -3,7 +3,7 @@
  * column shards (each within the adapter's maxStorageBufferBindingSize, or an injected smaller limit),
  * how many tokens go through the device per chunk, and how many bytes the whole encode holds.
  */
-import { K_ALIGN } from './encode-kernel.js';
+import { padK } from './encode-kernel.js';
 
 export interface PlanInput {
   dIn: number;
@@ -52,7 +52,7 @@ export function shardColumns(dSae: number, kPad: number, weightBytes: number, sh
 
 export function planEncode(input: PlanInput): EncodePlanGpu {
   const { dIn, dSae, nTokens, nPrompts, nDirs, topk, weightBytes, maxBinding } = input;
-  const kPad = Math.ceil(dIn / K_ALIGN) * K_ALIGN;
+  const kPad = padK(dIn);
   const shards = shardColumns(dSae, kPad, weightBytes, Math.min(input.shardBytes ?? maxBinding, maxBinding));
   // Per token of a chunk: raw row, x' row, prompt id, and for topk a full row of pre-activations.
   const perToken = 4 * (dIn + kPad + 1) + (topk ? 4 * dSae + 8 : 0);
