@@ -130,11 +130,14 @@ test('upload → worker → results in Postgres equal the engine output for the 
   const again = await api.upload(runId, 100, bytes);
   assert.deepEqual(again.body, { evaluationId: view.id, status: 'done' });
 
-  const listed = await api.json<{ id: string; status: string }[]>('GET', `/v1/runs/${runId}/evaluations`);
-  assert.deepEqual(
-    listed.body.map((e) => [e.id, e.status]),
-    [[view.id, 'done']],
-  );
+  // The run's list carries what the dashboard's table shows, equal to the evaluation's own record.
+  const listed = await api.json<Record<string, unknown>[]>('GET', `/v1/runs/${runId}/evaluations`);
+  const pick = (e: Record<string, unknown>) =>
+    ['id', 'step', 'status', 'backend', 'adapter', 'timings', 'attempts', 'startedAt', 'finishedAt'].map(
+      (k) => e[k],
+    );
+  assert.deepEqual(listed.body.map(pick), [pick(view as unknown as Record<string, unknown>)]);
+  assert.ok(listed.body[0].timings && listed.body[0].backend);
 });
 
 test('an SAE wider than the inline limit keeps its full vectors in the object store', async () => {

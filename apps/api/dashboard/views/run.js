@@ -176,17 +176,11 @@ export async function renderRun(root, [runId]) {
     return series;
   }
 
-  // The run's evaluation list is the light summary; backend and timings come with each evaluation's own
-  // record. A finished evaluation never changes, so each is fetched once, the newest first, a few at a time.
-  const details = new Map();
-  const DETAIL_LIMIT = 40;
-
   function drawEvals(evals) {
     const el = root.querySelector('#eval-body');
     el.innerHTML = evals.length
       ? `<table class="compact" id="eval-table"><thead><tr><th class="num">step</th><th>status</th><th>backend</th><th class="num">total</th><th>timings</th><th>finished</th></tr></thead><tbody>${evals
-          .map((summary) => {
-            const e = { ...summary, ...details.get(summary.id) };
+          .map((e) => {
             const t = e.timings ?? {};
             const total =
               t.totalMs ??
@@ -212,23 +206,6 @@ export async function renderRun(root, [runId]) {
       : '<p class="empty">No checkpoints uploaded yet.</p>';
   }
 
-  async function fillDetails(evals) {
-    const todo = evals
-      .filter((e) => (e.status === 'done' || e.status === 'failed') && !e.timings && !details.has(e.id))
-      .slice(0, DETAIL_LIMIT);
-    let changed = false;
-    for (let i = 0; i < todo.length; i += 4) {
-      const batch = await Promise.allSettled(todo.slice(i, i + 4).map((e) => api(`/v1/evaluations/${e.id}`)));
-      for (const r of batch) {
-        if (r.status !== 'fulfilled') continue;
-        const { backend, adapter, timings, startedAt } = r.value;
-        details.set(r.value.id, { backend, adapter, timings, startedAt });
-        changed = true;
-      }
-    }
-    if (changed && root.isConnected) drawEvals(evals);
-  }
-
   async function loadEvals() {
     const evals = [...(await loadEvaluations(runId, run))].sort((a, b) => b.step - a.step);
     const steps = evals.filter((e) => e.status === 'done').map((e) => e.step);
@@ -236,9 +213,6 @@ export async function renderRun(root, [runId]) {
     stepSelect.innerHTML = steps.map((s) => `<option value="${s}">${s}</option>`).join('');
     if (keep !== null) stepSelect.value = String(keep);
     drawEvals(evals);
-    fillDetails(evals).catch(() => {
-      // timings stay '–'; the table itself is complete
-    });
     return { evals, steps };
   }
 

@@ -70,6 +70,17 @@ export class RunEvaluationDto {
   @ApiProperty() step!: number;
   @ApiProperty({ enum: ['queued', 'running', 'done', 'failed'] }) status!: string;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
+  @ApiProperty({ nullable: true, type: String, example: 'webgpu' }) backend!: string | null;
+  @ApiProperty({ nullable: true, type: String }) adapter!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: 'object',
+    additionalProperties: { type: 'number' },
+    description: 'milliseconds per phase, as on GET /v1/evaluations/{id}',
+  })
+  timings!: Record<string, number> | null;
+  @ApiProperty() attempts!: number;
   @ApiProperty() submittedAt!: string;
+  @ApiProperty({ nullable: true, type: String }) startedAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) finishedAt!: string | null;
 }

@@ -45,10 +45,16 @@ export class RunsRepository {
       step: number;
       status: string;
       error: string | null;
+      backend: string | null;
+      adapter: string | null;
+      timings: Record<string, number> | null;
+      attempts: number;
       submitted_at: Date;
+      started_at: Date | null;
       finished_at: Date | null;
     }[] = await this.db.query(
-      `SELECT id, step, status, error, submitted_at, finished_at
+      `SELECT id, step, status, error, backend, adapter, timings, attempts,
+              submitted_at, started_at, finished_at
          FROM evaluation WHERE run_id = $1 ORDER BY step`,
       [runId],
     );
@@ -57,7 +63,12 @@ export class RunsRepository {
       step: r.step,
       status: r.status,
       error: r.error,
+      backend: r.backend,
+      adapter: r.adapter,
+      timings: r.timings,
+      attempts: r.attempts,
       submittedAt: r.submitted_at.toISOString(),
+      startedAt: r.started_at?.toISOString() ?? null,
       finishedAt: r.finished_at?.toISOString() ?? null,
     }));
   }
