@@ -23,7 +23,6 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { loadConfig } from '../libs/common/src/index.js';
 import { dropDatabase, runMigrations } from '../libs/persistence/src/index.js';
-import { syntheticSaeWeights, writeSaeLensFolder } from '../libs/sae/src/index.js';
 import { activationsFile } from '../test/pipeline/support.js';
 import { deleteNatsResources } from '../test/support/nats-cleanup.js';
 import {
@@ -36,6 +35,7 @@ import {
   until,
   WORKER_MAIN,
 } from '../test/support/processes.js';
+import { seedSaeAndRuns } from '../test/support/seed-runs.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -85,36 +85,17 @@ try {
   const worker = spawnNode(WORKER_MAIN, env, join(work, 'worker.log'));
   children.push(worker);
 
-  const call = async <T>(method: string, path: string, body: unknown): Promise<T> => {
-    const res = await fetch(api + path, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
-  const saeDir = join(work, 'sae');
-  await writeSaeLensFolder(saeDir, syntheticSaeWeights(D_IN, D_SAE, 2), { architecture: 'jumprelu' });
-  const sae = await call<{ id: string }>('POST', '/v1/saes', {
+  const { runs } = await seedSaeAndRuns({
+    api,
+    dir: work,
+    dIn: D_IN,
+    dSae: D_SAE,
+    weightsSeed: 2,
     name: 'load',
-    format: 'saelens',
-    path: saeDir,
-  });
-  await call('PUT', `/v1/saes/${sae.id}/watchlist`, {
-    latents: [3, 10, 50, 100].map((index) => ({ index, label: `latent ${index}` })),
+    latents: [3, 10, 50, 100],
     directions: [{ name: 'persona', vector: Array.from({ length: D_IN }, (_, i) => Math.sin(i + 1)) }],
+    runs: RUNS,
   });
-  const runs: string[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const run = await call<{ id: string }>('POST', '/v1/runs', {
-      name: `load-${r}`,
-      project: 'load',
-      model: 'tiny',
-      saeId: sae.id,
-    });
-    runs.push(run.id);
-  }
   const files = Array.from({ length: 16 }, (_, i) => activationsFile(TOKENS, D_IN, i + 1, { nPrompts: 8 }));
 
   // ---- 1. EVALUATIONS through one worker, RSS sampled every EVALUATIONS / SAMPLES -----------------

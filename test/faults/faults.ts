@@ -1,14 +1,18 @@
 // `npm run test:faults`: evaluations through the real API and several worker processes while a random
 // worker is SIGKILLed and restarted every few seconds, nats-server is killed and restarted once (same
-// store directory) and Postgres is crashed and restarted once. Afterwards every evaluation must be `done`
-// exactly once, with statistics equal to what the CPU engine computes from the same files directly.
+// store directory) and Postgres is crashed once and stays down for --pg-down-s (25 s: longer than the
+// ~15 s of nak backoff that MAX_DELIVER 5 used to allow before an outage failed evaluations), with the
+// workers frozen just before until jobs are waiting, so that the outage finds work queued and in hand.
+// Afterwards every evaluation must be `done` exactly once, with statistics equal to what the CPU engine
+// computes from the same files directly.
 //
 // Everything runs on a Postgres cluster and a nats-server of its own (temp dir, free ports), so the
 // restarts disturb nobody. Flags (after `--`): --evaluations 200 --workers 3 --submit-seconds 60
-// --kill-every-ms 4000 --timeout-s 600 --seed N --keep (keep the temp dir and its logs).
+// --kill-every-ms 4000 --pg-down-s 25 --timeout-s 600 --seed N --keep (keep the temp dir and its logs).
 // The last lines are the counts; the exit code is 1 when any evaluation is lost, duplicated, stuck,
 // failed or differs from the engine's output.
 import { type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,14 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { runMigrations } from '../../libs/persistence/src/index.js';
-import {
-  createEngine,
-  type EncodeStats,
-  loadSae,
-  parseActivations,
-  syntheticSaeWeights,
-  writeSaeLensFolder,
-} from '../../libs/sae/src/index.js';
+import { createEngine, type EncodeStats, loadSae, parseActivations } from '../../libs/sae/src/index.js';
 import { topByMean } from '../../apps/worker/src/evaluations/results.js';
 import { activationsFile, lcg } from '../pipeline/support.js';
 import {
@@ -37,6 +34,7 @@ import {
   until,
   WORKER_MAIN,
 } from '../support/processes.js';
+import { seedSaeAndRuns } from '../support/seed-runs.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -44,6 +42,7 @@ const { values: flags } = parseArgs({
     workers: { type: 'string', default: '3' },
     'submit-seconds': { type: 'string', default: '60' },
     'kill-every-ms': { type: 'string', default: '4000' },
+    'pg-down-s': { type: 'string', default: '25' },
     'timeout-s': { type: 'string', default: '600' },
     seed: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -53,6 +52,7 @@ const EVALUATIONS = Number(flags.evaluations);
 const WORKERS = Number(flags.workers);
 const SUBMIT_MS = Number(flags['submit-seconds']) * 1000;
 const KILL_EVERY_MS = Number(flags['kill-every-ms']);
+const PG_DOWN_MS = Number(flags['pg-down-s']) * 1000;
 const DEADLINE = Date.now() + Number(flags['timeout-s']) * 1000;
 const SEED = flags.seed === undefined ? Date.now() % 2 ** 31 : Number(flags.seed);
 const RUNS = 10;
@@ -70,6 +70,8 @@ const counts = {
   kills: 0,
   workerRestarts: 0,
   workerCrashes: 0,
+  /** Workers that exited on their own while Postgres was down: a worker cannot start without it. */
+  workerStartsWithoutPg: 0,
   apiRestarts: 0,
   natsRestarts: 0,
   pgRestarts: 0,
@@ -82,6 +84,8 @@ const postgres = new OwnPostgres(join(work, 'pg'), join(work, 'postgres.log'));
 const nats = new OwnNats(join(work, 'nats'), join(work, 'nats.log'));
 const children = new Set<ChildProcess>();
 let stopping = false;
+/** Postgres is down (from the crash until it answers again, plus a restarted worker's start-up). */
+let pgDown = false;
 let failed = true;
 
 try {
@@ -135,47 +139,43 @@ try {
       children.delete(child);
       if (stopping) return;
       if (signal !== 'SIGKILL') {
-        counts.workerCrashes++;
-        log(`worker ${slot} (pid ${child.pid}) exited on its own (${code ?? signal})`);
+        if (pgDown) counts.workerStartsWithoutPg++;
+        else {
+          counts.workerCrashes++;
+          log(`worker ${slot} (pid ${child.pid}) exited on its own (${code ?? signal})`);
+        }
       }
-      setTimeout(() => {
-        if (stopping) return;
-        counts.workerRestarts++;
-        startWorker(slot);
-      }, 300);
+      setTimeout(
+        () => {
+          if (stopping) return;
+          counts.workerRestarts++;
+          startWorker(slot);
+        },
+        pgDown ? 1_000 : 300,
+      );
     });
   };
   for (let i = 0; i < WORKERS; i++) startWorker(i);
+  const liveWorkers = () =>
+    workers.filter((w): w is ChildProcess => !!w && w.exitCode === null && w.signalCode === null);
 
   // An SAE, a watchlist and RUNS runs, through the API.
-  const saeDir = join(work, 'sae');
-  await writeSaeLensFolder(saeDir, syntheticSaeWeights(D_IN, D_SAE, 5), { architecture: 'jumprelu' });
-  const sae = await call<{ id: string }>('POST', '/v1/saes', {
-    name: 'faults',
-    format: 'saelens',
-    path: saeDir,
-  });
   const dirRand = lcg(SEED + 1);
-  const directions = Array.from({ length: 2 }, (_, i) => ({
-    name: `direction-${i}`,
-    vector: Array.from({ length: D_IN }, dirRand),
-  }));
-  // The directions as stored (real[]): what the workers project on, so what the direct encode must use.
-  const stored = await call<{ directions: { name: string; vector: number[] }[] }>(
-    'PUT',
-    `/v1/saes/${sae.id}/watchlist`,
-    { latents: WATCH.map((index) => ({ index, label: `latent ${index}` })), directions },
-  );
-  const runs: string[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const run = await call<{ id: string }>('POST', '/v1/runs', {
-      name: `faults-${r}`,
-      project: 'faults',
-      model: 'tiny',
-      saeId: sae.id,
-    });
-    runs.push(run.id);
-  }
+  const seeded = await seedSaeAndRuns({
+    api,
+    dir: work,
+    dIn: D_IN,
+    dSae: D_SAE,
+    weightsSeed: 5,
+    name: 'faults',
+    latents: WATCH,
+    directions: Array.from({ length: 2 }, (_, i) => ({
+      name: `direction-${i}`,
+      vector: Array.from({ length: D_IN }, dirRand),
+    })),
+    runs: RUNS,
+  });
+  const { runs, saeDir } = seeded;
   const items = Array.from({ length: EVALUATIONS }, (_, i) => ({
     runId: runs[i % RUNS],
     step: Math.floor(i / RUNS) * 100,
@@ -195,10 +195,10 @@ try {
     while (!allDone && Date.now() < chaosEnd) {
       await sleep(KILL_EVERY_MS * (0.5 + uniform()));
       if (allDone) break;
-      const live = workers.filter(
-        (w): w is ChildProcess => !!w && w.exitCode === null && w.signalCode === null,
-      );
-      if (live.length) {
+      const live = liveWorkers();
+      // No kill just before the Postgres crash: its replacement would start during the freeze below.
+      const pgDue = !pgDone && Date.now() >= pgAt;
+      if (live.length && !pgDue) {
         const victim = live[Math.floor(uniform() * live.length)];
         victim.kill('SIGKILL');
         counts.kills++;
@@ -214,12 +214,35 @@ try {
       }
       if (!pgDone && Date.now() >= pgAt) {
         pgDone = true;
-        log('crashing Postgres (immediate shutdown)');
+        // The workers keep up with the submissions, so first let jobs pile up: the outage must find
+        // evaluations in hand and waiting in the stream. The workers are frozen (SIGSTOP) while uploads
+        // go on, until 12 evaluations wait (at most 10 s), Postgres is crashed, and they are thawed into
+        // the outage.
+        const frozenUntil = Date.now() + 10_000;
+        let backlog = { queued: -1, running: -1 };
+        while (Date.now() < frozenUntil) {
+          // Every poll: a worker restarted after an earlier kill may have come up since.
+          for (const w of liveWorkers()) w.kill('SIGSTOP');
+          await sleep(250);
+          [backlog = backlog] = await pgClientQuery<{ queued: number; running: number }>(
+            `SELECT count(*) FILTER (WHERE status = 'queued')::int AS queued,
+                    count(*) FILTER (WHERE status = 'running')::int AS running FROM evaluation`,
+          );
+          if (backlog.queued >= 12) break;
+        }
+        log(
+          `crashing Postgres (immediate shutdown) for ${PG_DOWN_MS / 1000} s, ` +
+            `${backlog.queued} evaluations queued and ${backlog.running} running`,
+        );
+        pgDown = true;
         await postgres.stop('immediate');
-        await sleep(2_000);
+        for (const w of liveWorkers()) w.kill('SIGCONT');
+        await sleep(PG_DOWN_MS);
         await postgres.start();
         counts.pgRestarts++;
         log('Postgres restarted');
+        // A worker that began starting while Postgres was down may still fail on it for a few seconds.
+        setTimeout(() => (pgDown = false), 10_000).unref();
       }
     }
   })();
@@ -299,7 +322,7 @@ try {
   // Every done evaluation against the CPU engine on the same files.
   const engine = await createEngine({ backend: 'cpu' });
   const saeWeights = await loadSae(saeDir);
-  const encodeDirections = stored.directions.map((d) => ({
+  const encodeDirections = seeded.directions.map((d) => ({
     name: d.name,
     vector: Float32Array.from(d.vector),
   }));
@@ -328,7 +351,10 @@ try {
   log(
     `checked ${checked} evaluations against the engine; ${orphans} activation objects without an evaluation`,
   );
-  log(`API restarts ${counts.apiRestarts}, workers that exited on their own ${counts.workerCrashes}`);
+  log(
+    `API restarts ${counts.apiRestarts}, workers that exited on their own ${counts.workerCrashes} ` +
+      `(and ${counts.workerStartsWithoutPg} that could not start while Postgres was down)`,
+  );
   console.log(`submitted ${items.length}`);
   console.log(`done ${done}`);
   console.log(`failed ${failedRows.length}`);
@@ -337,20 +363,20 @@ try {
   console.log(`stuck ${stuck}`);
   console.log(`mismatched ${mismatched}`);
   console.log(`kills ${counts.kills}`);
+  // The outage as the workers saw it (their warn-level log lines).
+  const workerLogs = readdirSync(work)
+    .filter((f) => /^worker-\d+\.log$/.test(f))
+    .map((f) => readFileSync(join(work, f), 'utf8'))
+    .join('\n');
+  const lines = (re: RegExp) => workerLogs.match(re)?.length ?? 0;
+  console.log(
+    `outage: transient retries ${lines(/infrastructure error; will retry/g)}, ` +
+      `handed back ${lines(/job handed back to the sweeper/g)}, ` +
+      `slots that waited for readiness ${lines(/not pulling until it answers/g)}`,
+  );
   console.log(
     `restarts workers ${counts.workerRestarts}, nats ${counts.natsRestarts}, postgres ${counts.pgRestarts}`,
   );
-
-  async function call<T = unknown>(method: string, path: string, body: unknown): Promise<T> {
-    const res = await fetch(api + path, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const json = (await res.json()) as T;
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  }
 
   /** PUT until the API answers 202; 5xx and network errors are retried (the upload is idempotent). */
   async function submit(runId: string, step: number, bytes: Buffer): Promise<string> {
@@ -387,6 +413,20 @@ try {
   else await rm(work, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
+
+/** One query on a connection of its own (empty when Postgres does not answer). */
+async function pgClientQuery<T>(sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: postgres.url('sentinel_faults') });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return (await client.query(sql)).rows as T[];
+  } catch {
+    return [];
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
 
 /** Compares what Postgres holds for one evaluation with the engine's direct output; a problem or null. */
 async function compare(db: pg.Pool, id: string, direct: EncodeStats): Promise<string | null> {

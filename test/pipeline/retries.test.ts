@@ -14,9 +14,10 @@ import {
   waitFor,
 } from './support.js';
 
-// A failure that may pass (here: an SAE file of the wrong size in the object store, as a partial write
-// would leave it) is retried with backoff, and after MAX_DELIVER deliveries the evaluation is failed with
-// the last error and the job terminated.
+// A failure that may pass but is not known to be an outage (here: an SAE file of the wrong size in the
+// object store, as a partial write would leave it) is retried with backoff, and after MAX_DELIVER
+// deliveries the evaluation is failed with the last error and the job terminated. (Outages are never
+// counted: postgres-outage.test.ts.)
 const config = testConfig({ ENGINE_BACKEND: 'cpu', MAX_DELIVER: '3' });
 let api: Api;
 let worker: INestApplication;
@@ -31,7 +32,7 @@ after(async () => {
   await api.app.close();
 });
 
-test('transient failures are retried with backoff, then failed after MAX_DELIVER', async () => {
+test('failures other than outages are retried with backoff, then failed after MAX_DELIVER', async () => {
   const sae = await registerSae(api, 16, 64, 51);
   const runId = await createRun(api, sae);
   const queue = api.app.get(WorkQueueService);

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { requestIdMiddleware, type SentinelConfig } from '../../../libs/common/src/index.js';
+import { HealthService, requestIdMiddleware, type SentinelConfig } from '../../../libs/common/src/index.js';
 import { NATS_NAMES, NatsClients, type NatsNames } from '../../../libs/messaging/src/index.js';
 import { EvaluationDoneDispatcher } from './evaluations/evaluation-done.dispatcher.js';
 import { EVALUATE } from './evaluations/evaluation.processor.js';
@@ -20,6 +20,7 @@ export async function createWorkerApp(
   const app = await NestFactory.create(WorkerModule.forRoot(config), { logger });
   app.use(requestIdMiddleware);
   const names = app.get<NatsNames>(NATS_NAMES);
+  const health = app.get(HealthService);
   const strategy = new JetStreamWorkQueueServer({
     js: app.get(NatsClients).js,
     stream: names.jobsStream,
@@ -29,6 +30,9 @@ export async function createWorkerApp(
     ackWaitMs: config.ackWaitMs,
     maxDeliver: config.maxDeliver,
     afterDrain: () => app.get(EvaluationDoneDispatcher).drain(),
+    // After an outage hit a job: Postgres and NATS answer again (the readiness probes; draining aside).
+    ready: async () =>
+      Object.entries((await health.readiness()).checks).every(([name, c]) => name === 'shutdown' || c.ok),
   });
   app.connectMicroservice({ strategy }, { inheritAppConfig: true });
   // init first: it creates the stream, the consumer and the buckets the transport pulls from.

@@ -7,3 +7,4 @@ export * from './logging/logger.js';
 export * from './logging/request-id.middleware.js';
 export * from './metrics/metrics.module.js';
 export * from './metrics/metrics.service.js';
+export * from './errors/transient.js';

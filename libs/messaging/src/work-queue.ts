@@ -40,8 +40,9 @@ export interface WorkQueueOptions {
  * call from every process at start: JetStream treats an `add` with the same configuration as a no-op.
  *
  * `max_deliver` stays unlimited on the server: the worker counts deliveries itself and marks the
- * evaluation failed (then terminates the message) at MAX_DELIVER. A server-side limit would instead
- * leave the message in the stream, undeliverable, with the evaluation stuck in `running`.
+ * evaluation failed (then terminates the message) at MAX_DELIVER, or, when the last delivery failed on an
+ * outage, acknowledges it without a verdict for the sweeper to publish afresh. A server-side limit would
+ * instead leave the message in the stream, undeliverable, with the evaluation stuck in `running`.
  */
 export async function ensureWorkQueue(
   jsm: JetStreamManager,

@@ -9,7 +9,7 @@ import {
 import { BaseRpcExceptionFilter } from '@nestjs/microservices';
 import { type Response } from 'express';
 import { type Observable } from 'rxjs';
-import { currentRequestId } from '../../../../libs/common/src/index.js';
+import { currentRequestId, isInfrastructureUnavailable } from '../../../../libs/common/src/index.js';
 
 /** The one error body every endpoint returns: no stack traces, a message a person can act on. */
 export interface ErrorBody {
@@ -69,7 +69,7 @@ export function toErrorBody(exception: unknown): ErrorBody {
   }
   // Postgres or NATS is down or restarting: nothing the client did, and worth retrying (uploads are
   // idempotent), which a 503 says and a 500 does not.
-  if (isUnavailable(exception, code)) {
+  if (isInfrastructureUnavailable(exception)) {
     return {
       statusCode: 503,
       error: 'Service Unavailable',
@@ -117,23 +117,4 @@ function sqlState(exception: unknown): string | undefined {
   } | null;
   const code = e?.driverError?.code ?? e?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-}
-
-/** Connection failures to Postgres or NATS: refused, dropped, a server shutting down or starting up. */
-function isUnavailable(exception: unknown, code: string | undefined): boolean {
-  // 08xxx connection exceptions; 57P01-57P03 admin shutdown, crash shutdown, cannot connect now.
-  if (code !== undefined && (code.startsWith('08') || /^57P0[123]$/.test(code))) return true;
-  const e = exception as {
-    code?: unknown;
-    name?: unknown;
-    message?: unknown;
-  } | null;
-  if (typeof e?.code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(e.code)) {
-    return true;
-  }
-  const message = typeof e?.message === 'string' ? e.message : '';
-  return (
-    /^(connect ECONNREFUSED|Connection terminated|timeout exceeded when trying to connect)/.test(message) ||
-    /^(TimeoutError|ClosedConnectionError|DrainingConnectionError)$/.test(String(e?.name ?? ''))
-  );
 }

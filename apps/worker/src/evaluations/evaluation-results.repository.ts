@@ -8,6 +8,11 @@ export interface ClaimedEvaluation {
   step: number;
   /** attempts after the claim: the fencing token every later write of this delivery must present. */
   token: number;
+  /**
+   * The status before this claim: `running` when the previous delivery claimed it and never settled it
+   * (its worker died or stalled, or could not reach Postgres to set it back to `queued`).
+   */
+  previousStatus: 'queued' | 'running';
   objectKey: string;
   nTokens: number;
   sae: {
@@ -52,14 +57,23 @@ export class EvaluationResultsRepository {
    */
   async claim(id: string, workerId: string): Promise<ClaimResult> {
     // TypeORM returns [rows, rowCount] for an UPDATE, with or without RETURNING.
+    // RETURNING sees the new row; the status before the claim comes from the locked row in `prev`.
     const [rows]: [
-      { attempts: number; run_id: string; step: number; object_key: string; n_tokens: number }[],
+      {
+        attempts: number;
+        run_id: string;
+        step: number;
+        object_key: string;
+        n_tokens: number;
+        previous_status: 'queued' | 'running';
+      }[],
     ] = await this.db.query(
-      `UPDATE evaluation
-            SET status = 'running', attempts = attempts + 1, worker_id = $2,
+      `UPDATE evaluation e
+            SET status = 'running', attempts = e.attempts + 1, worker_id = $2,
                 started_at = now(), heartbeat_at = now(), error = NULL
-          WHERE id = $1 AND status IN ('queued', 'running')
-          RETURNING attempts, run_id, step, object_key, n_tokens`,
+           FROM (SELECT id, status FROM evaluation WHERE id = $1 FOR UPDATE) prev
+          WHERE e.id = prev.id AND prev.status IN ('queued', 'running')
+          RETURNING e.attempts, e.run_id, e.step, e.object_key, e.n_tokens, prev.status AS previous_status`,
       [id, workerId],
     );
     if (!rows[0]) {
@@ -95,6 +109,7 @@ export class EvaluationResultsRepository {
         runId: e.run_id,
         step: e.step,
         token: e.attempts,
+        previousStatus: e.previous_status,
         objectKey: e.object_key,
         nTokens: e.n_tokens,
         sae: {

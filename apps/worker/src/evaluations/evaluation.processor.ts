@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Controller, Inject, Logger, UseFilters } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import {
+  isTransientError,
   MetricsService,
   SENTINEL_CONFIG,
   type SentinelConfig,
@@ -18,13 +19,18 @@ import {
 import { type JetStreamJobContext } from '../transport/jetstream-job.context.js';
 import {
   AbandonDeliveryError,
+  HandBackEvaluationError,
   JobOutcomeException,
   JobOutcomeFilter,
   PermanentEvaluationError,
   RetryEvaluationError,
 } from '../transport/job-outcome.js';
 import { EngineService } from './engine.service.js';
-import { type ClaimedEvaluation, EvaluationResultsRepository } from './evaluation-results.repository.js';
+import {
+  type ClaimedEvaluation,
+  type ClaimResult,
+  EvaluationResultsRepository,
+} from './evaluation-results.repository.js';
 import { EvaluationDoneDispatcher } from './evaluation-done.dispatcher.js';
 import { MAX_INLINE_VECTOR_LATENTS, toResults, vectorsObject } from './results.js';
 import { SaeCacheService } from './sae-cache.service.js';
@@ -37,8 +43,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * Runs one evaluation: claims it in Postgres, loads the SAE (cached) and the activations (object store),
  * encodes, writes every result in one transaction, and returns, after which the transport acknowledges.
- * Failures become outcomes for the transport: input that can never succeed is recorded as `failed` and
- * terminated; anything else is retried with backoff until MAX_DELIVER, then recorded as `failed`.
+ * Failures become outcomes for the transport:
+ *
+ * - input that can never succeed is recorded as `failed` and terminated;
+ * - a transient error (isTransientError: Postgres or NATS unreachable or restarting, a retryable GPU
+ *   error) is never recorded as `failed`, whatever the delivery count: the evaluation goes back to
+ *   `queued` and the job is nak'd with backoff, or, on the last allowed delivery, handed back (acked
+ *   without a verdict) for the sweeper to publish afresh;
+ * - any other error is retried with backoff until MAX_DELIVER, then recorded as `failed`.
  */
 @Controller()
 @UseFilters(new JobOutcomeFilter())
@@ -91,16 +103,18 @@ export class EvaluationProcessor {
   private async run(id: string, ctx: JetStreamJobContext): Promise<void> {
     const delivery = ctx.getDeliveryCount();
     const maxDeliver = ctx.getMaxDeliver();
-    if (delivery > maxDeliver) {
-      // The previous deliveries ended without a verdict (the worker died or stalled each time).
-      await this.giveUp(
-        id,
-        `gave up after ${maxDeliver} deliveries without a result (workers crashed or timed out)`,
-      );
+    let claim: ClaimResult;
+    try {
+      claim = await this.repo.claim(id, this.workerId);
+    } catch (err) {
+      const message = `claim failed: ${errorMessage(err)}`;
+      if (isTransientError(err)) throw this.transient(id, message, delivery, maxDeliver);
+      if (delivery >= maxDeliver) {
+        await this.giveUp(id, `failed ${delivery} times (MAX_DELIVER ${maxDeliver}); last error: ${message}`);
+      }
+      this.outcomes.inc({ outcome: 'retry' });
+      throw new RetryEvaluationError(message);
     }
-    const claim = await this.repo.claim(id, this.workerId).catch((err: unknown) => {
-      throw new RetryEvaluationError(`claim failed: ${(err as Error).message}`);
-    });
     if (claim.kind === 'finished') {
       // A duplicate job (a re-publish, or a redelivery after the results committed): nothing to do.
       this.outcomes.inc({ outcome: 'duplicate' });
@@ -109,6 +123,16 @@ export class EvaluationProcessor {
     if (claim.kind === 'missing') {
       this.outcomes.inc({ outcome: 'missing' });
       throw new PermanentEvaluationError(`evaluation ${id} does not exist (run deleted?)`);
+    }
+    if (delivery > maxDeliver && claim.evaluation.previousStatus === 'running') {
+      // Every delivery up to MAX_DELIVER ended without a verdict, the last one leaving the evaluation
+      // `running`: the worker died or stalled each time. (A delivery that failed on an outage sets it
+      // back to `queued` and hands the job back on the last delivery, so an outage does not lead here.)
+      this.outcomes.inc({ outcome: 'failed' });
+      const reason = `gave up after ${maxDeliver} deliveries without a result (workers crashed or timed out)`;
+      this.logger.error({ evaluationId: id, delivery }, reason);
+      await this.recordFailure(claim.evaluation, reason, delivery, maxDeliver);
+      throw new PermanentEvaluationError(reason);
     }
     const evaluation = claim.evaluation;
     const heartbeat = setInterval(
@@ -201,19 +225,24 @@ export class EvaluationProcessor {
       err instanceof PermanentEvaluationError ||
       err instanceof SaeFormatError ||
       err instanceof EncodeInputError;
-    const message =
-      err instanceof JobOutcomeException ? err.outcome.message : ((err as Error)?.message ?? String(err));
+    const message = err instanceof JobOutcomeException ? err.outcome.message : errorMessage(err);
     if (permanent) {
       this.outcomes.inc({ outcome: 'failed' });
       this.logger.warn({ evaluationId: e.id, error: message }, 'evaluation failed: input cannot succeed');
-      await this.recordFailure(e, message);
+      await this.recordFailure(e, message, delivery, maxDeliver);
       throw new PermanentEvaluationError(message);
+    }
+    if (isTransientError(err)) {
+      // Not the evaluation's fault, and not counted: back to `queued` (when Postgres answers; otherwise
+      // it stays `running` and the sweeper requeues it after STALE_RUNNING_MS), then nak or hand back.
+      await this.repo.release(e.id, e.token).catch(() => undefined);
+      throw this.transient(e.id, message, delivery, maxDeliver);
     }
     if (delivery >= maxDeliver) {
       this.outcomes.inc({ outcome: 'failed' });
       const reason = `failed ${delivery} times (MAX_DELIVER ${maxDeliver}); last error: ${message}`;
       this.logger.error({ evaluationId: e.id, err }, reason);
-      await this.recordFailure(e, reason);
+      await this.recordFailure(e, reason, delivery, maxDeliver);
       throw new PermanentEvaluationError(reason);
     }
     this.outcomes.inc({ outcome: 'retry' });
@@ -222,25 +251,64 @@ export class EvaluationProcessor {
     throw new RetryEvaluationError(message);
   }
 
-  private async recordFailure(e: ClaimedEvaluation, message: string): Promise<void> {
-    try {
-      const owned = await this.repo.fail(e.id, message, e.token);
-      if (!owned) throw new AbandonDeliveryError(`evaluation ${e.id}: another delivery took it over`);
-    } catch (err) {
-      if (err instanceof AbandonDeliveryError) throw err;
-      // Postgres is unreachable: retry later rather than drop the job with its failure unrecorded.
-      throw new RetryEvaluationError(`could not record failure: ${(err as Error).message}`);
+  /**
+   * The outcome of a transient failure: nak with backoff (uncounted: a later delivery that fails on the
+   * evaluation itself is judged by the delivery count, but a transient one never fails it), or on the
+   * last allowed delivery, hand the job back: acknowledge it without a verdict, so that it does not go
+   * beyond MAX_DELIVER; the evaluation stays `queued` (or `running`, until STALE_RUNNING_MS) in Postgres
+   * and the sweeper publishes a fresh job once Postgres answers.
+   */
+  private transient(
+    id: string,
+    message: string,
+    delivery: number,
+    maxDeliver: number,
+  ): RetryEvaluationError | HandBackEvaluationError {
+    if (delivery >= maxDeliver) {
+      this.outcomes.inc({ outcome: 'handed_back' });
+      this.logger.warn(
+        { evaluationId: id, delivery, error: message },
+        'infrastructure error on the last delivery; job handed back to the sweeper',
+      );
+      return new HandBackEvaluationError(message);
     }
+    this.outcomes.inc({ outcome: 'retry_transient' });
+    this.logger.warn({ evaluationId: id, delivery, error: message }, 'infrastructure error; will retry');
+    return new RetryEvaluationError(message, true);
   }
 
+  private async recordFailure(
+    e: ClaimedEvaluation,
+    message: string,
+    delivery: number,
+    maxDeliver: number,
+  ): Promise<void> {
+    let owned: boolean;
+    try {
+      owned = await this.repo.fail(e.id, message, e.token);
+    } catch (err) {
+      // Postgres is unreachable: retry later rather than drop the job with its failure unrecorded.
+      const why = `could not record failure: ${errorMessage(err)}`;
+      throw isTransientError(err)
+        ? this.transient(e.id, why, delivery, maxDeliver)
+        : new RetryEvaluationError(why);
+    }
+    if (!owned) throw new AbandonDeliveryError(`evaluation ${e.id}: another delivery took it over`);
+  }
+
+  /** Records a failure without a claim (the claim itself failed, on the evaluation rather than an outage). */
   private async giveUp(id: string, reason: string): Promise<never> {
     try {
       await this.repo.fail(id, reason);
     } catch (err) {
-      throw new RetryEvaluationError(`could not record failure: ${(err as Error).message}`);
+      throw new RetryEvaluationError(`could not record failure: ${errorMessage(err)}`, isTransientError(err));
     }
     this.outcomes.inc({ outcome: 'failed' });
     this.logger.error({ evaluationId: id }, reason);
     throw new PermanentEvaluationError(reason);
   }
+}
+
+function errorMessage(err: unknown): string {
+  return (err as Error)?.message ?? String(err);
 }

@@ -12,7 +12,10 @@ export class JetStreamJobContext extends BaseRpcContext<[JsMsg, number]> {
     return this.args[0].info.deliveryCount;
   }
 
-  /** MAX_DELIVER: the handler gives up (marks the evaluation failed) on this delivery if it fails again. */
+  /**
+   * MAX_DELIVER: the handler gives up (marks the evaluation failed) on this delivery if it fails again on
+   * the evaluation; an outage on it hands the job back to the sweeper instead.
+   */
   getMaxDeliver(): number {
     return this.args[1];
   }

@@ -23,6 +23,14 @@ export interface JetStreamWorkQueueOptions {
   pullExpiresMs?: number;
   /** Awaited by close() after the last job settled: work the handlers left running (post-commit hooks). */
   afterDrain?: () => Promise<void>;
+  /**
+   * Whether the dependencies answer (the worker's readiness probes: Postgres, NATS). After a job ends in
+   * a transient outcome, its slot pulls nothing until this resolves true, so an outage costs each slot one
+   * delivery instead of a burst of failed deliveries through the queue.
+   */
+  ready?: () => Promise<boolean>;
+  /** How often a waiting slot asks `ready` again. */
+  readyPollMs?: number;
 }
 
 /**
@@ -37,8 +45,13 @@ export interface JetStreamWorkQueueOptions {
  * - returned normally → `ackAck()` (the handler has committed its results);
  * - PermanentEvaluationError → `term()` (the handler has recorded the failure);
  * - AbandonDeliveryError → nothing (a newer delivery of the same job owns it);
+ * - HandBackEvaluationError → `ackAck()` without a verdict: an infrastructure outage on the last allowed
+ *   delivery; the evaluation is still `queued`/`running` in Postgres and the sweeper publishes a new job;
  * - anything else → `nak(delay)` with exponential backoff. The handler itself turns the failure of the
- *   last allowed delivery (MAX_DELIVER) into a permanent one.
+ *   last allowed delivery (MAX_DELIVER) into a permanent one, unless the failure was transient.
+ *
+ * After a transient outcome (a transient retry, or a hand-back) the slot waits until `ready` says the
+ * dependencies answer before it pulls again.
  *
  * While a handler runs, `working()` resets the ack timer, so a long job is not redelivered; a worker that
  * dies stops sending it, and the job goes to another worker after ack_wait. `close()` drains: no new pulls,
@@ -102,11 +115,28 @@ export class JetStreamWorkQueueServer extends Server implements CustomTransportS
         msg.nak();
         return;
       }
-      await this.handle(msg);
+      if (await this.handle(msg)) await this.waitUntilReady(index);
     }
   }
 
-  private async handle(msg: JsMsg): Promise<void> {
+  /** Polls `ready` until the dependencies answer (or the server is closing). */
+  private async waitUntilReady(index: number): Promise<void> {
+    const ready = this.options.ready;
+    if (!ready) return;
+    let waited = false;
+    while (!this.stopping) {
+      if (await ready().catch(() => false)) {
+        if (waited) this.logger.log?.(`slot ${index}: dependencies answer again; pulling`);
+        return;
+      }
+      if (!waited) this.logger.warn?.(`slot ${index}: a dependency is down; not pulling until it answers`);
+      waited = true;
+      await sleep(this.options.readyPollMs ?? 1_000);
+    }
+  }
+
+  /** Runs and settles one message; true when it ended in a transient outcome (an outage). */
+  private async handle(msg: JsMsg): Promise<boolean> {
     this.inFlight.add(msg);
     const heartbeat = setInterval(() => msg.working(), Math.max(250, Math.floor(this.options.ackWaitMs / 3)));
     try {
@@ -116,21 +146,20 @@ export class JetStreamWorkQueueServer extends Server implements CustomTransportS
       } catch {
         this.logger.error(`job ${msg.seq} is not JSON; terminating it`);
         msg.term();
-        return;
+        return false;
       }
       const handler = this.getHandlerByPattern(this.options.pattern);
       if (!handler) {
         this.logger.error(`no handler for pattern ${this.options.pattern}; job returned to the queue`);
         msg.nak(5_000);
-        return;
+        return false;
       }
       const context = new JetStreamJobContext([msg, this.options.maxDeliver]);
       try {
         const result = await handler(data, context);
         await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
       } catch (err) {
-        this.settleFailure(msg, err);
-        return;
+        return await this.settleFailure(msg, err);
       }
       try {
         await msg.ackAck();
@@ -138,26 +167,39 @@ export class JetStreamWorkQueueServer extends Server implements CustomTransportS
         // The results are committed; a redelivery finds the evaluation done and acks it then.
         this.logger.warn?.(`ack of job ${msg.seq} not confirmed (${(err as Error).message})`);
       }
+      return false;
     } finally {
       clearInterval(heartbeat);
       this.inFlight.delete(msg);
     }
   }
 
-  private settleFailure(msg: JsMsg, err: unknown): void {
+  /** Settles a message whose handler failed; true when the outcome was transient. */
+  private async settleFailure(msg: JsMsg, err: unknown): Promise<boolean> {
     const outcome = outcomeOf(err);
     switch (outcome.kind) {
       case 'permanent':
         // No reason text: NATS before 2.10 does not parse "+TERM <reason>" and leaves the message to be
         // redelivered. The reason is recorded in Postgres by the handler.
         msg.term();
-        return;
+        return false;
       case 'abandon':
-        return;
+        return false;
+      case 'handBack':
+        // A work-queue stream deletes an acknowledged message, so the sweeper finds no job for the
+        // evaluation and publishes a new one. If the ack is lost, the message comes back after ack_wait,
+        // beyond MAX_DELIVER; the handler runs it as usual when the evaluation was set back to `queued`.
+        try {
+          await msg.ackAck();
+        } catch (ackErr) {
+          this.logger.warn?.(`hand-back of job ${msg.seq} not confirmed (${(ackErr as Error).message})`);
+        }
+        return true;
       case 'retry': {
         const { baseMs, maxMs } = this.options.backoff ?? { baseMs: 1_000, maxMs: 60_000 };
         const n = msg.info.deliveryCount;
         msg.nak(Math.min(maxMs, baseMs * 2 ** (n - 1)));
+        return outcome.transient === true;
       }
     }
   }

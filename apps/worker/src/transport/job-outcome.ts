@@ -10,8 +10,18 @@ import { type Observable, throwError } from 'rxjs';
 export type JobOutcome =
   /** The input can never succeed (or retries are spent); the handler has recorded why. → term */
   | { kind: 'permanent'; message: string }
-  /** Worth another try later. → nak with exponential backoff */
-  | { kind: 'retry'; message: string }
+  /**
+   * Worth another try later. → nak with exponential backoff. `transient`: an infrastructure outage
+   * (Postgres, NATS, GPU) rather than the evaluation, so the slot also waits for readiness before it pulls
+   * again.
+   */
+  | { kind: 'retry'; message: string; transient?: boolean }
+  /**
+   * An infrastructure outage on the last allowed delivery: the message is acknowledged without a verdict.
+   * The evaluation stays `queued` (or `running` until STALE_RUNNING_MS) in Postgres, and the sweeper
+   * publishes a fresh job for it (delivery count 1 again). → ack, then wait for readiness
+   */
+  | { kind: 'handBack'; message: string }
   /** Another delivery of this job owns it now; leave the message alone (no ack, no nak). */
   | { kind: 'abandon'; message: string };
 
@@ -28,8 +38,15 @@ export class PermanentEvaluationError extends JobOutcomeException {
 }
 
 export class RetryEvaluationError extends JobOutcomeException {
+  constructor(message: string, transient = false) {
+    super(transient ? { kind: 'retry', message, transient } : { kind: 'retry', message });
+  }
+}
+
+/** See JobOutcome `handBack`. */
+export class HandBackEvaluationError extends JobOutcomeException {
   constructor(message: string) {
-    super({ kind: 'retry', message });
+    super({ kind: 'handBack', message });
   }
 }
 
@@ -44,8 +61,13 @@ export function outcomeOf(err: unknown): JobOutcome {
   if (err instanceof JobOutcomeException) return err.outcome;
   const kind = (err as { kind?: unknown })?.kind;
   const message = (err as { message?: unknown })?.message;
-  if ((kind === 'permanent' || kind === 'retry' || kind === 'abandon') && typeof message === 'string') {
+  if ((kind === 'permanent' || kind === 'handBack' || kind === 'abandon') && typeof message === 'string') {
     return { kind, message };
+  }
+  if (kind === 'retry' && typeof message === 'string') {
+    return (err as { transient?: unknown }).transient === true
+      ? { kind, message, transient: true }
+      : { kind, message };
   }
   return { kind: 'retry', message: typeof message === 'string' ? message : String(err) };
 }

@@ -58,11 +58,14 @@ export class PinoNestLogger implements LoggerService {
     // Nest passes the context (class name) last, and for errors a stack trace before it.
     const ctx = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
     const fields: Record<string, unknown> = ctx ? { context: ctx } : {};
-    if (level === 'error' && typeof rest[0] === 'string') fields.stack = rest.shift();
+    const fieldsMessage = typeof message === 'object' && message !== null && !(message instanceof Error);
+    if (level === 'error' && !fieldsMessage && typeof rest[0] === 'string') fields.stack = rest.shift();
     if (message instanceof Error) {
       this.pino[level]({ ...fields, err: message }, message.message);
-    } else if (typeof message === 'object' && message !== null) {
-      this.pino[level]({ ...fields, ...(message as object) });
+    } else if (fieldsMessage) {
+      // `logger.warn({ evaluationId }, 'what happened')`: the fields, and the text as pino's msg.
+      const text = typeof rest[0] === 'string' ? rest[0] : undefined;
+      this.pino[level]({ ...fields, ...(message as object) }, text);
     } else {
       this.pino[level](fields, String(message));
     }
