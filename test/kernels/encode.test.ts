@@ -309,6 +309,7 @@ describe(
       const device = (b as unknown as { device: GPUDevice }).device;
       device.destroy();
       await device.lost;
+      assert.equal(b.lost, true, 'the backend reports the loss, so its owner can replace it');
       await assert.rejects(b.encode(sae, randomActs(2, 8, 1)), (err: unknown) => {
         assert.ok(err instanceof GpuDeviceLostError);
         assert.equal(err.retryable, true);

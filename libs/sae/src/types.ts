@@ -80,4 +80,6 @@ export interface EncodeBackend {
   release(sae: Sae): void;
   /** Frees everything (device, buffers). */
   dispose(): Promise<void>;
+  /** True once the backend can encode no more (its GPU device was lost): its owner makes a new one. */
+  readonly lost: boolean;
 }

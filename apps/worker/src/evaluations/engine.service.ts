@@ -4,7 +4,8 @@ import { createEngine, type EncodeBackend } from '../../../../libs/sae/src/index
 
 /**
  * The process's one encode backend (WebGPU, or the CPU reference when there is no adapter), created on
- * first use and disposed after the transport has drained.
+ * first use, replaced when its GPU device was lost (the evaluation that met the loss is retried), and
+ * disposed after the transport has drained.
  */
 @Injectable()
 export class EngineService implements OnApplicationShutdown {
@@ -13,7 +14,13 @@ export class EngineService implements OnApplicationShutdown {
 
   constructor(@Inject(SENTINEL_CONFIG) private readonly config: SentinelConfig) {}
 
-  get(): Promise<EncodeBackend> {
+  async get(): Promise<EncodeBackend> {
+    const current = await this.backend?.catch(() => undefined);
+    if (current?.lost) {
+      this.logger.warn({ backend: current.name, adapter: current.adapter }, 'GPU device lost: new backend');
+      this.backend = undefined;
+      await current.dispose().catch(() => undefined);
+    }
     this.backend ??= createEngine({ backend: this.config.engineBackend, f16: this.config.engineF16 }).then(
       (b) => {
         this.logger.log({ backend: b.name, adapter: b.adapter }, 'encode backend ready');

@@ -46,11 +46,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * Failures become outcomes for the transport:
  *
  * - input that can never succeed is recorded as `failed` and terminated;
- * - a transient error (isTransientError: Postgres or NATS unreachable or restarting, a retryable GPU
- *   error) is never recorded as `failed`, whatever the delivery count: the evaluation goes back to
+ * - a transient error (isTransientError: Postgres or NATS unreachable or restarting) is never recorded
+ *   as `failed`, whatever the delivery count: the evaluation goes back to
  *   `queued` and the job is nak'd with backoff, or, on the last allowed delivery, handed back (acked
  *   without a verdict) for the sweeper to publish afresh;
- * - any other error is retried with backoff until MAX_DELIVER, then recorded as `failed`.
+ * - any other error (a GPU device lost or out of memory among them) is retried with backoff until
+ *   MAX_DELIVER, then recorded as `failed`.
  */
 @Controller()
 @UseFilters(new JobOutcomeFilter())

@@ -6,9 +6,10 @@ import { GpuDeviceLostError, GpuOutOfMemoryError } from '../../../../libs/sae/sr
 import { HandBackEvaluationError, outcomeOf, RetryEvaluationError } from '../transport/job-outcome.js';
 
 // What the worker classifies, with the engine's own error classes.
-test('GPU device loss and out-of-memory are transient: the evaluation is retried, never failed for them', () => {
-  assert.equal(isTransientError(new GpuDeviceLostError('device lost: destroyed')), true);
-  assert.equal(isTransientError(new GpuOutOfMemoryError('buffer of 3 GiB over the budget')), true);
+test('GPU device loss and out-of-memory are not transient: retried up to MAX_DELIVER, then failed', () => {
+  // An SAE too large for the device runs it out of memory on every delivery; that must end.
+  assert.equal(isTransientError(new GpuDeviceLostError('device lost: destroyed')), false);
+  assert.equal(isTransientError(new GpuOutOfMemoryError('buffer of 3 GiB over the budget')), false);
 });
 
 test('bad input is not transient: it fails the evaluation', () => {

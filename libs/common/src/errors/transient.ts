@@ -1,6 +1,6 @@
 /**
- * Which errors are an outage of the infrastructure (Postgres, NATS, the network, the GPU) rather than a
- * fault of the request or evaluation at hand. The API answers them with 503; the worker retries them
+ * Which errors are an outage of the infrastructure (Postgres, NATS, the network) rather than a fault of
+ * the request or evaluation at hand. The API answers them with 503; the worker retries them
  * without counting them against MAX_DELIVER, and never records an evaluation `failed` for one.
  *
  * Errors are recognised by their shape (SQLSTATE, errno code, class name, message), not by `instanceof`,
@@ -57,7 +57,6 @@ interface ErrorLike {
   code?: unknown;
   name?: unknown;
   message?: unknown;
-  retryable?: unknown;
   driverError?: unknown;
   cause?: unknown;
   errors?: unknown;
@@ -92,13 +91,14 @@ export function isInfrastructureUnavailable(err: unknown): boolean {
 
 /**
  * An error worth retrying later that says nothing about the evaluation itself: an infrastructure outage
- * (isInfrastructureUnavailable), a transaction Postgres asks to retry (too many connections,
- * serialization failure, deadlock), or an error that declares itself retryable (`retryable === true`:
- * the SAE engine's GpuDeviceLostError and GpuOutOfMemoryError).
+ * (isInfrastructureUnavailable), or a transaction Postgres asks to retry (too many connections,
+ * serialization failure, deadlock). The SAE engine's GPU errors (`retryable = true`: device lost, out of
+ * memory) are not among them: the same one on every delivery does say something about the evaluation
+ * (an SAE too large for the device), so they are retried like any other error, up to MAX_DELIVER.
  */
 export function isTransientError(err: unknown): boolean {
   for (const e of chain(err)) {
-    if (e.retryable === true || unavailableAlone(e)) return true;
+    if (unavailableAlone(e)) return true;
     const code = sqlState(e);
     if (code !== undefined && RETRY_SQL_STATES.has(code)) return true;
   }

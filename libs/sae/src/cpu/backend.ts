@@ -11,6 +11,7 @@ import {
 export class CpuBackend implements EncodeBackend {
   readonly name = 'cpu' as const;
   readonly adapter = 'cpu';
+  readonly lost = false;
 
   encode(sae: Sae, activations: Activations, options?: EncodeOptions): Promise<EncodeStats> {
     return cpuEncodeStatsAsync(sae, activations, options);

@@ -99,6 +99,11 @@ export class WebGpuBackend implements EncodeBackend {
     });
   }
 
+  /** The device was lost: every encode fails with GpuDeviceLostError; make a new backend. */
+  get lost(): boolean {
+    return this.lostReason !== undefined;
+  }
+
   /** GPU buffers this backend holds now (prepared SAEs plus any encode in flight). */
   get liveBuffers(): number {
     return this.live.size;
