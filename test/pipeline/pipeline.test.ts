@@ -229,6 +229,7 @@ test('SAE registration and watchlist errors say what to fix', async () => {
 test('OpenAPI at /docs describes the pipeline endpoints', async () => {
   const doc = (await (await fetch(`${api.url}/docs/openapi.json`)).json()) as {
     paths: Record<string, object>;
+    components: { schemas: Record<string, { properties: Record<string, object>; required?: string[] }> };
   };
   for (const path of [
     '/v1/saes',
@@ -238,9 +239,25 @@ test('OpenAPI at /docs describes the pipeline endpoints', async () => {
     '/v1/runs/{id}',
     '/v1/runs/{runId}/checkpoints/{step}/activations',
     '/v1/evaluations/{id}',
+    '/v1/runs/{id}/evaluations',
   ]) {
     assert.ok(doc.paths[path], `${path} is documented`);
   }
+  // The run's evaluation list: the evaluation's own fields, without its results.
+  const row = doc.components.schemas.RunEvaluationDto;
+  assert.deepEqual(Object.keys(row.properties).sort(), [
+    'adapter',
+    'attempts',
+    'backend',
+    'error',
+    'finishedAt',
+    'id',
+    'startedAt',
+    'status',
+    'step',
+    'submittedAt',
+    'timings',
+  ]);
 });
 
 test('/metrics on the API and the worker', async () => {

@@ -1,4 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, PickType } from '@nestjs/swagger';
+import { EvaluationDto } from '../evaluations/evaluations.dto.js';
 import {
   IsInt,
   IsNotEmpty,
@@ -65,22 +66,19 @@ export class RunDto {
   @ApiProperty() createdAt!: string;
 }
 
-export class RunEvaluationDto {
-  @ApiProperty({ format: 'uuid' }) id!: string;
-  @ApiProperty() step!: number;
-  @ApiProperty({ enum: ['queued', 'running', 'done', 'failed'] }) status!: string;
-  @ApiProperty({ nullable: true, type: String }) error!: string | null;
-  @ApiProperty({ nullable: true, type: String, example: 'webgpu' }) backend!: string | null;
-  @ApiProperty({ nullable: true, type: String }) adapter!: string | null;
-  @ApiProperty({
-    nullable: true,
-    type: 'object',
-    additionalProperties: { type: 'number' },
-    description: 'milliseconds per phase, as on GET /v1/evaluations/{id}',
-  })
-  timings!: Record<string, number> | null;
-  @ApiProperty() attempts!: number;
-  @ApiProperty() submittedAt!: string;
-  @ApiProperty({ nullable: true, type: String }) startedAt!: string | null;
-  @ApiProperty({ nullable: true, type: String }) finishedAt!: string | null;
+/** One row of a run's evaluation list: the evaluation's record without its results. */
+export class RunEvaluationDto extends PickType(EvaluationDto, [
+  'id',
+  'step',
+  'status',
+  'backend',
+  'adapter',
+  'timings',
+  'attempts',
+  'submittedAt',
+  'startedAt',
+  'finishedAt',
+] as const) {
+  @ApiProperty({ nullable: true, type: String, description: 'why the evaluation failed' })
+  error!: string | null;
 }

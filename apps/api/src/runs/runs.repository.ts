@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { type RunDto, type RunEvaluationDto } from './runs.dto.js';
+import { type EvaluationStatus } from '../evaluations/evaluations.dto.js';
 
 /** The run table and the SAE facts an upload needs. */
 @Injectable()
@@ -43,7 +44,7 @@ export class RunsRepository {
     const rows: {
       id: string;
       step: number;
-      status: string;
+      status: EvaluationStatus;
       error: string | null;
       backend: string | null;
       adapter: string | null;
