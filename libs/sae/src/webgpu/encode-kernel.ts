@@ -71,11 +71,12 @@ function xtex(wg: number, m: number): Omit<EncodeVariant, 'name'> {
 /**
  * How texture variants lay W_enc out. Column quads (one rgba texel = 4 latents) are grouped into blocks
  * of 8 quads; a block's kPad rows of 8 texels are stored one after the other (128 contiguous bytes per
- * row in f32), and those "block rows" fill texture rows of 2^ROWS_LOG2 block rows each (8192 texels,
- * the smallest maxTextureDimension2D WebGPU allows). Row k of quad q is block row (q >> 3)·kPad + k.
+ * row in f32), and those "block rows" fill texture rows of 2^rowsLog2 block rows each (8192 texels,
+ * the smallest maxTextureDimension2D WebGPU allows). Row k of quad q is block row (q >> 3)·kPad + k
+ * (the generated WGSL shifts by 3: blockQuads is not a free parameter).
  * Why: in the plain [kPad × cols/4] layout a workgroup walking down its columns strides by a whole
  * texture row, a power of two for power-of-two d_sae, so every row lands in the same few cache sets;
- * on lavapipe the blocked layout measured 25–40 % faster (docs/kernels.md).
+ * on lavapipe the blocked layout measured 1.8× faster (docs/kernels.md).
  */
 export const TEXTURE_LAYOUT = { blockQuads: 8, rowsLog2: 10 } as const;
 
@@ -182,8 +183,9 @@ export function encodeKernelSource({ variant, mode, architecture, f16 }: EncodeK
   ).join('\n    ');
   slots.ACC_INIT = M.flatMap((t) => N.map((i) => `var a${t}_${i} = ${V}(0.0);`)).join(' ');
 
-  // One step of kb rows: per-step partial sums are SSA chains, added to the loop-carried accumulators
-  // once per step (lavapipe blends every loop-carried write with the execution mask).
+  // One step of kb rows: per-step partial sums are SSA chains that start from the loop-carried
+  // accumulators and are written back once per step (lavapipe blends every loop-carried write with the
+  // execution mask; starting from the accumulator keeps one set of values live, not two).
   const inner: string[] = [];
   if (xTexture)
     inner.push(...M.map((t) => `let xl${t} = textureLoad(xt, vec2u(k / 4u + (sid & 7u), xr${t}));`));

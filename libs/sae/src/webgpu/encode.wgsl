@@ -9,13 +9,15 @@
 //   computes an M tokens × N latents block in registers, over d_in in steps of KB rows.
 //   With subgroups, lane l loads x'[t][k + l % KB] once and subgroupBroadcast hands each value to all
 //   lanes (a load on lavapipe costs ~8 instructions per lane, a broadcast ~3).
-//   Texture variants read W_enc from an rgba32float/rgba16float texture [kPad rows × cols/4 texels]:
-//   an invocation owns column quads (vec4), and lavapipe fetches texels 16 bytes per lane instead of
-//   element by element with a bounds check each.
-// Bindings: 0 params (uniform), 1 x' [tokens × kPad], 2 W shard [kPad × cols] (f32 or f16 buffer, or texture),
-//   3 bt [2 × cols] (b_enc, jumprelu threshold); stats mode: 4 token→prompt ids [tokens],
-//   5 stats [3 × cols] (sum, active count, max), 6 prompt sums [n_prompts × cols];
-//   store mode: 4 h [tokens × hStride] (columns colBase + j).
+//   Texture variants read W_enc from an rgba32float/rgba16float texture in the blocked layout of
+//   encode-kernel.ts TEXTURE_LAYOUT (each block of 8 column quads' rows contiguous): an invocation owns
+//   column quads (vec4), and lavapipe fetches texels 16 bytes per lane instead of element by element
+//   with a bounds check each. xTexture variants also read x' from a texture [kPad/4 × tokens]: lanes
+//   0..7 load one texel each (32 values of a token's row) and the broadcasts share them, KB = 32.
+// Bindings: 0 params (uniform), 1 x' [tokens × kPad] (buffer, or texture), 2 W shard (f32 or f16
+//   buffer [kPad × cols], or texture), 3 bt [2 × cols] (b_enc, jumprelu threshold); stats mode:
+//   4 token→prompt ids [tokens], 5 stats [3 × cols] (sum, active count, max), 6 prompt sums
+//   [n_prompts × cols]; store mode: 4 h [tokens × hStride] (columns colBase + j).
 {{ENABLES}}
 struct Params {
   tokens: u32,
