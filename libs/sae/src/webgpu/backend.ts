@@ -226,8 +226,12 @@ export class WebGpuBackend implements EncodeBackend {
     const shards = shardColumns(sae.dSae, kPad, weightBytes, shardBytes).flatMap((s) =>
       splitCols(s, maxCols),
     );
-    const bytes =
-      shards.reduce((t, s) => t + kPad * alignUp(s.cols, 4) * weightBytes + 8 * s.cols, 0) + 4 * kPad;
+    // A texture shard takes whole texture rows of the blocked layout (4 texel components per quad).
+    const wBytes = (cols: number) =>
+      texture
+        ? textureShape(cols, kPad).reduce((a, b) => a * b) * 4 * weightBytes
+        : kPad * cols * weightBytes;
+    const bytes = shards.reduce((t, s) => t + alignUp(wBytes(s.cols), 4) + 8 * s.cols, 0) + 4 * kPad;
     if (this.options.budgetBytes !== undefined && bytes > this.options.budgetBytes) {
       throw new GpuOutOfMemoryError(
         `SAE ${sae.source} needs ${bytes} B of GPU memory for its weights, the budget is ${this.options.budgetBytes} B`,
@@ -474,6 +478,7 @@ export class WebGpuBackend implements EncodeBackend {
       topk,
       weightBytes: prep.f16 ? 2 : 4,
       maxBinding: this.maxBinding,
+      xTexture: !!variant.xTexture,
       // An x' texture holds at most maxTextureDimension2D tokens.
       chunkTokens: variant.xTexture
         ? Math.min(this.options.chunkTokens ?? 4096, this.device.limits.maxTextureDimension2D)

@@ -51,3 +51,11 @@ test('the plan pads d_in, bounds chunks by the binding limit and counts the byte
   assert.equal(small.kPad, 64);
   assert.equal(small.chunkTokens, 1);
 });
+
+test("an x' texture adds one more x' row per token of a chunk to the plan", () => {
+  const input = { dIn: 1000, dSae: 4096, nTokens: 5000, nPrompts: 0, nDirs: 0, topk: false, weightBytes: 4 };
+  const plain = planEncode({ ...input, maxBinding: 2 ** 30 });
+  const xt = planEncode({ ...input, maxBinding: 2 ** 30, xTexture: true });
+  assert.equal(xt.chunkTokens, 4096);
+  assert.equal(xt.bytes.chunk - plain.bytes.chunk, 4096 * 4 * 1024);
+});

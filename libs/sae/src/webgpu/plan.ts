@@ -14,6 +14,8 @@ export interface PlanInput {
   topk: boolean;
   /** Bytes per W_enc element on the device (4 for f32, 2 for f16). */
   weightBytes: number;
+  /** x' is also copied into a texture of the chunk's tokens (xTexture variants). */
+  xTexture?: boolean;
   /** Largest storage binding the device accepts. */
   maxBinding: number;
   /** Largest W_enc shard in bytes (tests force sharding with a small one); default maxBinding. */
@@ -54,8 +56,9 @@ export function planEncode(input: PlanInput): EncodePlanGpu {
   const { dIn, dSae, nTokens, nPrompts, nDirs, topk, weightBytes, maxBinding } = input;
   const kPad = padK(dIn);
   const shards = shardColumns(dSae, kPad, weightBytes, Math.min(input.shardBytes ?? maxBinding, maxBinding));
-  // Per token of a chunk: raw row, x' row, prompt id, and for topk a full row of pre-activations.
-  const perToken = 4 * (dIn + kPad + 1) + (topk ? 4 * dSae + 8 : 0);
+  // Per token of a chunk: raw row, x' row (twice with an x' texture), prompt id, and for topk a full
+  // row of pre-activations.
+  const perToken = 4 * (dIn + kPad * (input.xTexture ? 2 : 1) + 1) + (topk ? 4 * dSae + 8 : 0);
   const bindingCap = Math.floor(maxBinding / Math.max(4 * kPad, topk ? 4 * dSae : 0));
   const chunkTokens = Math.max(1, Math.min(nTokens, input.chunkTokens ?? 4096, bindingCap));
   const weights = shards.reduce((s, sh) => s + align4(kPad * sh.cols * weightBytes) + 8 * sh.cols, 0);
