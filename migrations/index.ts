@@ -5,6 +5,7 @@ import { EarlyWarning1764400200000 } from './1764400200000-EarlyWarning.js';
 import { Pipeline1764400300000 } from './1764400300000-Pipeline.js';
 import { ApiKeys1764400900000 } from './1764400900000-ApiKeys.js';
 import { AppRoles1764401000000 } from './1764401000000-AppRoles.js';
+import { ActivationsRetention1764401100000 } from './1764401100000-ActivationsRetention.js';
 
 export const migrations = [
   CoreSchema1764400000000,
@@ -12,4 +13,5 @@ export const migrations = [
   Pipeline1764400300000,
   ApiKeys1764400900000,
   AppRoles1764401000000,
+  ActivationsRetention1764401100000,
 ];

@@ -89,7 +89,8 @@ test('the whole path works as the API and worker roles', async () => {
   let worker: INestApplication | undefined;
   try {
     // The CPU engine: this test is about database privileges, and needs no shader compile.
-    const nats = testConfig({ ENGINE_BACKEND: 'cpu' });
+    // Retention 0: the API role also deletes finished evaluations' uploads and records it.
+    const nats = testConfig({ ENGINE_BACKEND: 'cpu', ACTIVATIONS_RETENTION_HOURS: '0' });
     api = await startApi({ ...nats, databaseUrl: urlAs(users.api) });
     worker = await startWorker({ ...nats, databaseUrl: urlAs(users.worker) });
     const sae = await registerSae(api, 16, 64, 7);
@@ -122,6 +123,13 @@ test('the whole path works as the API and worker roles', async () => {
       },
       90_000,
     );
+    await waitFor('activations retention (as the API role)', async () => {
+      const list = await api_.json<{ activationsDeletedAt: string | null }[]>(
+        'GET',
+        `/v1/runs/${runId}/evaluations`,
+      );
+      return list.body.length === 3 && list.body.every((e) => e.activationsDeletedAt) ? true : undefined;
+    });
     const hook = await api.json('POST', '/v1/webhooks', {
       project: 'pipeline-tests',
       url: 'http://127.0.0.1:9/h',

@@ -164,7 +164,12 @@ before(async () => {
   apps.push(
     spawnNode(
       API_MAIN,
-      appEnv('api', { HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort) }),
+      // Retention 0: the api user also deletes the uploads of finished evaluations.
+      appEnv('api', {
+        HTTP_PORT: String(httpPort),
+        GRPC_PORT: String(grpcPort),
+        ACTIVATIONS_RETENTION_HOURS: '0',
+      }),
       join(dir, 'api.log'),
     ),
   );
@@ -214,6 +219,7 @@ test('NATS_USER and NATS_PASSWORD: both or neither, no credentials in NATS_URL, 
 
 test('the whole path runs as the api and worker NATS users without a permission violation', async () => {
   const wideEvaluations: string[] = [];
+  const evaluations: string[] = [];
   // A small SAE, and one wide enough that the worker stores its result vectors in the object store
   // and reads megabytes of weights (flow-controlled) from the SAE bucket.
   for (const [dIn, dSae, seed] of [
@@ -240,7 +246,15 @@ test('the whole path runs as the api and worker NATS users without a permission 
       );
       assert.equal(done.status, 'done', done.error);
       if (dSae > MAX_INLINE_VECTOR_LATENTS) wideEvaluations.push(id);
+      evaluations.push(id);
     }
+  }
+  // The API's retention pass deleted every upload (the result vectors below are kept).
+  for (const id of evaluations) {
+    await waitFor(`activations of ${id} deleted`, async () => {
+      const e = await api.json<{ activationsDeletedAt: string | null }>('GET', `/v1/evaluations/${id}`);
+      return e.body.activationsDeletedAt ?? undefined;
+    });
   }
   // The worker wrote the wide SAE's result vectors to the activations bucket.
   const admin = await as('admin');

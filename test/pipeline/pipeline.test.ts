@@ -246,6 +246,7 @@ test('OpenAPI at /docs describes the pipeline endpoints', async () => {
   // The run's evaluation list: the evaluation's own fields, without its results.
   const row = doc.components.schemas.RunEvaluationDto;
   assert.deepEqual(Object.keys(row.properties).sort(), [
+    'activationsDeletedAt',
     'adapter',
     'attempts',
     'backend',

@@ -50,6 +50,14 @@ export class EvaluationDto {
   @ApiProperty() submittedAt!: string;
   @ApiProperty({ nullable: true, type: String }) startedAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) finishedAt!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description:
+      'when the uploaded activations were deleted from the object store (ACTIVATIONS_RETENTION_HOURS ' +
+      'after the evaluation finished); the results stay. Null while they are kept',
+  })
+  activationsDeletedAt!: string | null;
   @ApiProperty({ type: [EvaluationLatentDto] }) latents!: EvaluationLatentDto[];
   @ApiProperty({ type: [EvaluationDirectionDto] }) directions!: EvaluationDirectionDto[];
   @ApiProperty({ type: [TopLatentDto], description: 'latents with the largest mean, largest first' })

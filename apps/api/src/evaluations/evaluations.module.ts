@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RunsModule } from '../runs/runs.module.js';
+import { ActivationsRetentionRepository } from './activations-retention.repository.js';
+import { ActivationsRetentionService } from './activations-retention.service.js';
 import { EvaluationsController } from './evaluations.controller.js';
 import { EvaluationsRepository } from './evaluations.repository.js';
 import { IngestService } from './ingest.service.js';
@@ -7,7 +9,10 @@ import { PipelineMetricsService } from './pipeline-metrics.service.js';
 import { SweeperRepository } from './sweeper.repository.js';
 import { SweeperService } from './sweeper.service.js';
 
-/** Upload of checkpoint activations, evaluation results, and the sweeper that keeps the queue whole. */
+/**
+ * Upload of checkpoint activations, evaluation results, the sweeper that keeps the queue whole, and the
+ * retention pass that deletes finished evaluations' activations.
+ */
 @Module({
   imports: [RunsModule],
   controllers: [EvaluationsController],
@@ -17,7 +22,9 @@ import { SweeperService } from './sweeper.service.js';
     SweeperRepository,
     SweeperService,
     PipelineMetricsService,
+    ActivationsRetentionRepository,
+    ActivationsRetentionService,
   ],
-  exports: [EvaluationsRepository, SweeperService],
+  exports: [EvaluationsRepository, SweeperService, ActivationsRetentionService],
 })
 export class EvaluationsModule {}

@@ -57,14 +57,15 @@ export class EvaluationsRepository {
 
   /**
    * A failed evaluation uploaded again with the same bytes goes back to the queue, reading its activations
-   * from the new upload's object. Returns the object it used before (to delete), or null when the
+   * from the new upload's object (present again, so no longer marked deleted by retention). Returns the object it used before (to delete), or null when the
    * evaluation was not `failed` any more (a concurrent retry won).
    */
   async requeueFailed(id: string, objectKey: string, natsPrefix: string): Promise<string | null> {
     const [rows]: [{ old_key: string }[]] = await this.db.query(
       `UPDATE evaluation e
           SET status = 'queued', error = NULL, finished_at = NULL, started_at = NULL, heartbeat_at = NULL,
-              worker_id = NULL, published_at = NULL, object_key = $2, nats_prefix = $3
+              worker_id = NULL, published_at = NULL, object_key = $2, nats_prefix = $3,
+              activations_deleted_at = NULL
          FROM (SELECT id, object_key AS old_key FROM evaluation WHERE id = $1 FOR UPDATE) old
         WHERE e.id = old.id AND e.status = 'failed'
         RETURNING old.old_key`,
@@ -119,6 +120,7 @@ export class EvaluationsRepository {
       submittedAt: e.submitted_at.toISOString(),
       startedAt: e.started_at?.toISOString() ?? null,
       finishedAt: e.finished_at?.toISOString() ?? null,
+      activationsDeletedAt: e.activations_deleted_at?.toISOString() ?? null,
       latents: latents.map((l) => ({
         index: l.latent_index,
         label: l.label,
@@ -165,6 +167,7 @@ interface EvaluationRow {
   submitted_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  activations_deleted_at: Date | null;
 }
 
 interface LatentRow {

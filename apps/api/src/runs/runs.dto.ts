@@ -78,6 +78,7 @@ export class RunEvaluationDto extends PickType(EvaluationDto, [
   'submittedAt',
   'startedAt',
   'finishedAt',
+  'activationsDeletedAt',
 ] as const) {
   @ApiProperty({ nullable: true, type: String, description: 'why the evaluation failed' })
   error!: string | null;

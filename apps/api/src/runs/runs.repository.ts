@@ -53,9 +53,10 @@ export class RunsRepository {
       submitted_at: Date;
       started_at: Date | null;
       finished_at: Date | null;
+      activations_deleted_at: Date | null;
     }[] = await this.db.query(
       `SELECT id, step, status, error, backend, adapter, timings, attempts,
-              submitted_at, started_at, finished_at
+              submitted_at, started_at, finished_at, activations_deleted_at
          FROM evaluation WHERE run_id = $1 ORDER BY step`,
       [runId],
     );
@@ -71,6 +72,7 @@ export class RunsRepository {
       submittedAt: r.submitted_at.toISOString(),
       startedAt: r.started_at?.toISOString() ?? null,
       finishedAt: r.finished_at?.toISOString() ?? null,
+      activationsDeletedAt: r.activations_deleted_at?.toISOString() ?? null,
     }));
   }
 }

@@ -62,6 +62,11 @@ export interface SentinelConfig {
   authRequired: boolean;
   /** Requests a minute per API key, per API replica (0: no limit). */
   rateLimitPerMinute: number;
+  /**
+   * Hours an evaluation's uploaded activations stay in the object store after it finished (`done` or
+   * `failed`); 0 deletes them at the API's next retention pass; null (`forever`) never deletes them.
+   */
+  activationsRetentionHours: number | null;
 }
 
 function str(env: Env, name: string, fallback: string): string {
@@ -107,6 +112,29 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
     throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
   }
   return raw;
+}
+
+/** Largest retention in hours (100 years); beyond that, `forever` says what is meant. */
+const MAX_RETENTION_HOURS = 876_000;
+
+/** ACTIVATIONS_RETENTION_HOURS: whole hours from 0, or `forever` (null). */
+function retentionHours(env: Env, name: string, fallback: number): number | null {
+  const raw = str(env, name, String(fallback)).trim();
+  if (/^forever$/i.test(raw)) return null;
+  if (!/^\d+$/.test(raw)) {
+    throw new ConfigError(
+      name,
+      `must be a whole number of hours (0: delete once the evaluation is finished) or "forever", got "${raw}"`,
+    );
+  }
+  const value = Number(raw);
+  if (value > MAX_RETENTION_HOURS) {
+    throw new ConfigError(
+      name,
+      `must be at most ${MAX_RETENTION_HOURS} hours (100 years; "forever" keeps activations), got ${value}`,
+    );
+  }
+  return value;
 }
 
 /** NATS_USER and NATS_PASSWORD: both or neither. The password never appears in an error. */
@@ -164,6 +192,7 @@ export function loadConfig(env: Env = process.env): SentinelConfig {
     natsReplicas: int(env, 'NATS_REPLICAS', 1, 1, 5),
     authRequired: bool(env, 'AUTH_REQUIRED', true),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 1200, 0, 1_000_000),
+    activationsRetentionHours: retentionHours(env, 'ACTIVATIONS_RETENTION_HOURS', 168),
   };
 }
 
@@ -190,4 +219,5 @@ export const CONFIG_VARIABLES = [
   'NATS_REPLICAS',
   'AUTH_REQUIRED',
   'RATE_LIMIT_PER_MINUTE',
+  'ACTIVATIONS_RETENTION_HOURS',
 ] as const;

@@ -6,6 +6,9 @@ export type EvaluationStatus = 'queued' | 'running' | 'done' | 'failed';
 @Unique(['runId', 'step'])
 @Index('evaluation_run_done_idx', ['runId', 'step'], { where: "status = 'done'" })
 @Index('evaluation_done_recent_idx', ['finishedAt'], { where: "status = 'done'" })
+@Index('evaluation_activations_retained_idx', ['finishedAt'], {
+  where: "activations_deleted_at IS NULL AND status IN ('done', 'failed')",
+})
 export class EvaluationEntity {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Column({ type: 'uuid', name: 'run_id' }) runId!: string;
@@ -30,6 +33,9 @@ export class EvaluationEntity {
   @Column({ type: 'timestamptz', name: 'started_at', nullable: true }) startedAt!: Date | null;
   @Column({ type: 'timestamptz', name: 'heartbeat_at', nullable: true }) heartbeatAt!: Date | null;
   @Column({ type: 'timestamptz', name: 'finished_at', nullable: true }) finishedAt!: Date | null;
+  /** When the API's retention pass deleted the activations object (ACTIVATIONS_RETENTION_HOURS). */
+  @Column({ type: 'timestamptz', name: 'activations_deleted_at', nullable: true })
+  activationsDeletedAt!: Date | null;
 }
 
 @Entity('evaluation_latent')
