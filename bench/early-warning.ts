@@ -7,6 +7,9 @@
 // Reports p50 and the split across phases (series read, analyseTarget, replaceTargetStats, reconcile,
 // computeRising, rest = lock, baseline, watchlist, transaction).
 //
+// The data is a function of the sizes (no random()): two builds can be compared on the same runs, and
+// with BENCH_KEEP_DB=1 (keep the database) on what they stored.
+//
 // Sizes: BENCH_EW_SIZES (100,300,1000), BENCH_EW_LATENTS (16), BENCH_EW_ITERATIONS (5).
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
@@ -58,7 +61,7 @@ async function seedRun(ds: DataSource, saeId: string, n: number): Promise<string
        FROM evaluation e
        JOIN watchlist_latent w ON w.sae_id = $2
        CROSS JOIN LATERAL (
-         SELECT i, 0.5 + 0.05 * random() + 0 * e.step + 0 * w.latent_index
+         SELECT i, 0.5 + 0.05 * ((hashtext(e.step || ':' || w.latent_index || ':' || i) & 65535) / 65536.0)
                 + CASE WHEN w.latent_index < 4 * 97 AND e.step > $3 * 25
                        THEN 0.3 * (e.step - $3 * 25) / ($3 * 25.0) ELSE 0 END AS x
            FROM generate_series(1, ${PROMPTS}) i) v

@@ -5,7 +5,7 @@
  * state never depends on the order checkpoints arrived in.
  */
 import { type RuleName, type RuleSettings, RULES, type Severity } from './rules.js';
-import { cusumStep, mannKendall, pairedTTest, sampleSd, theilSen } from './stats/index.js';
+import { cusumStep, mannKendallPUp, pairedTTest, sampleSd, theilSenSlope } from './stats/index.js';
 
 export type TargetKind = 'latent' | 'direction';
 
@@ -92,7 +92,16 @@ export function effectSize(
   baseline: number[],
   paired: ReturnType<typeof pairedTTest>,
 ): number | null {
-  const scale = Math.max(sampleSd(baseline), paired?.sdDiff ?? 0);
+  return effectSizeFromSd(delta, sampleSd(baseline), paired);
+}
+
+/** effectSize with the baseline's spread computed once (it is the same at every checkpoint). */
+function effectSizeFromSd(
+  delta: number,
+  baselineSd: number,
+  paired: ReturnType<typeof pairedTTest>,
+): number | null {
+  const scale = Math.max(baselineSd, paired?.sdDiff ?? 0);
   if (scale > 0) return delta / scale;
   return delta === 0 ? 0 : null;
 }
@@ -108,26 +117,33 @@ export function analyseTarget(
   const open = new Map<RuleName, Episode>();
   const baselineRef = { runId: baseline.runId, step: baseline.step, evaluationId: baseline.evaluationId };
   let s = 0;
+  // Per run, not per checkpoint: the baseline's spread, every delta and step (the trend windows read
+  // ranges of them) and one scratch buffer for the Theil–Sen slopes. The numbers are computed as before.
+  const baselineSd = sampleSd(baseline.promptMeans);
+  const deltas = new Float64Array(ordered.length);
+  const steps = new Float64Array(ordered.length);
+  for (let i = 0; i < ordered.length; i++) {
+    deltas[i] = ordered[i].mean - baseline.mean;
+    steps[i] = ordered[i].step;
+  }
+  const w = Math.min(Math.ceil(rules.trend.window) || 0, ordered.length);
+  const slopes = new Float64Array(Math.max(0, (w * (w - 1)) / 2));
 
   for (let i = 0; i < ordered.length; i++) {
     const point = ordered[i];
     const delta = point.mean - baseline.mean;
     const paired = pairedTTest(point.promptMeans, baseline.promptMeans);
-    const z = effectSize(delta, baseline.promptMeans, paired);
+    const z = effectSizeFromSd(delta, baselineSd, paired);
     if (z !== null)
       s = cusumStep(s, Math.max(-rules.cusum.clip, Math.min(rules.cusum.clip, z)), rules.cusum.k);
 
     let trendP: number | null = null;
     let trendSlope: number | null = null;
-    const window = ordered.slice(Math.max(0, i - rules.trend.window + 1), i + 1);
-    if (window.length >= rules.trend.minPoints) {
-      const deltas = window.map((w) => w.mean - baseline.mean);
-      trendP = mannKendall(deltas)?.pUp ?? null;
-      trendSlope =
-        theilSen(
-          window.map((w) => w.step),
-          deltas,
-        )?.slope ?? null;
+    const from = windowStart(i, rules.trend.window);
+    if (i + 1 - from >= rules.trend.minPoints) {
+      // mannKendall(window deltas)?.pUp and theilSen(window steps, window deltas)?.slope, without copies.
+      trendP = mannKendallPUp(deltas, from, i + 1);
+      trendSlope = theilSenSlope(steps, deltas, from, i + 1, slopes);
     }
 
     const stat: CheckpointStat = {
@@ -208,6 +224,15 @@ export function analyseTarget(
     stats.push(stat);
   }
   return { stats, episodes };
+}
+
+/**
+ * Where checkpoint i's trend window starts: the start `ordered.slice(Math.max(0, i − window + 1), i + 1)`
+ * used (slice truncates a fractional start, reads NaN as 0 and stops at the end).
+ */
+function windowStart(i: number, window: number): number {
+  const start = Math.max(0, i - window + 1);
+  return Number.isNaN(start) ? 0 : Math.min(Math.trunc(start), i + 1);
 }
 
 function snapshot(stat: CheckpointStat): Snapshot {

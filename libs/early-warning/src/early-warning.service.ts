@@ -98,14 +98,30 @@ export class EarlyWarningService {
           );
         }
         const { stats, episodes } = analyseTarget(points, { ...base, runId: baseline.runId }, rules);
+        const latentIndex = target.kind === 'latent' ? target.index! : null;
+        const directionName = target.kind === 'direction' ? target.name! : null;
         for (const s of stats) {
           steps.add(s.step);
+          // Field by field rather than `{ ...s, … }`: the spread of 16,000 objects a call was a tenth of it.
           statRows.push({
-            ...s,
+            evaluationId: s.evaluationId,
+            step: s.step,
+            mean: s.mean,
+            baselineMean: s.baselineMean,
+            delta: s.delta,
+            nPrompts: s.nPrompts,
+            se: s.se,
+            t: s.t,
+            p: s.p,
+            pUp: s.pUp,
+            z: s.z,
+            cusum: s.cusum,
+            trendP: s.trendP,
+            trendSlope: s.trendSlope,
             target: key,
             kind: target.kind,
-            latentIndex: target.kind === 'latent' ? target.index! : null,
-            directionName: target.kind === 'direction' ? target.name! : null,
+            latentIndex,
+            directionName,
           });
         }
         derived.push({ target, episodes });
