@@ -8,3 +8,4 @@ export * from './logging/request-id.middleware.js';
 export * from './metrics/metrics.module.js';
 export * from './metrics/metrics.service.js';
 export * from './errors/transient.js';
+export * from './scheduling/periodic-task.js';

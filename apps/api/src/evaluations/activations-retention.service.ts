@@ -5,7 +5,12 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { MetricsService, SENTINEL_CONFIG, type SentinelConfig } from '../../../../libs/common/src/index.js';
+import {
+  MetricsService,
+  PeriodicTask,
+  SENTINEL_CONFIG,
+  type SentinelConfig,
+} from '../../../../libs/common/src/index.js';
 import { WorkQueueService } from '../../../../libs/messaging/src/index.js';
 import { ActivationsRetentionRepository } from './activations-retention.repository.js';
 
@@ -33,8 +38,10 @@ export interface RetentionPass {
 @Injectable()
 export class ActivationsRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ActivationsRetentionService.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+  private readonly task = new PeriodicTask(
+    () => this.pass(),
+    (err) => this.logger.warn({ err }, 'activations retention failed; next pass retries'),
+  );
   private readonly deletedObjects;
   private readonly deletedBytes;
 
@@ -62,21 +69,11 @@ export class ActivationsRetentionService implements OnApplicationBootstrap, OnAp
 
   onApplicationBootstrap(): void {
     if (this.config.activationsRetentionHours === null) return; // `forever`
-    this.timer = setInterval(() => void this.tick(), this.intervalMs);
-    this.timer.unref();
+    this.task.start(this.intervalMs);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = this.pass()
-      .catch((err: unknown) => this.logger.warn({ err }, 'activations retention failed; next pass retries'))
-      .finally(() => (this.running = undefined));
-    await this.running;
+  onApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One pass; with retention `forever`, does nothing. */

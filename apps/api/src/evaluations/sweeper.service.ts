@@ -5,7 +5,12 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { MetricsService, SENTINEL_CONFIG, type SentinelConfig } from '../../../../libs/common/src/index.js';
+import {
+  MetricsService,
+  PeriodicTask,
+  SENTINEL_CONFIG,
+  type SentinelConfig,
+} from '../../../../libs/common/src/index.js';
 import { WorkQueueService } from '../../../../libs/messaging/src/index.js';
 import { SweeperRepository } from './sweeper.repository.js';
 
@@ -27,8 +32,10 @@ const BATCH = 500;
 @Injectable()
 export class SweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SweeperService.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+  private readonly task = new PeriodicTask(
+    () => this.sweep(),
+    (err) => this.logger.warn({ err }, 'sweep failed; next tick retries'),
+  );
   private readonly republished;
   private readonly requeued;
 
@@ -55,21 +62,11 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.tick(), this.intervalMs);
-    this.timer.unref();
+    this.task.start(this.intervalMs);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = this.sweep()
-      .catch((err: unknown) => this.logger.warn({ err }, 'sweep failed; next tick retries'))
-      .finally(() => (this.running = undefined));
-    await this.running;
+  onApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One pass; returns what it did, or null when another replica holds the lock. */
