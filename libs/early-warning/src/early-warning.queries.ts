@@ -22,6 +22,17 @@ export class QueryError extends Error {
   }
 }
 
+/** Fleet drift's parameters as both transports receive them (strings unparsed, everything but the target optional). */
+export interface FleetDriftQuery {
+  target: string;
+  project?: string;
+  model?: string;
+  since?: string;
+  sort?: string;
+  order?: string;
+  limit?: number;
+}
+
 /**
  * The queries of early warning, with the semantics REST and gRPC share: both transports call these and
  * only translate errors and encodings.
@@ -86,15 +97,7 @@ export class EarlyWarningQueries {
     return this.queries.emergingLatents(project, minRuns, Math.min(Math.max(limit, 1), 1000));
   }
 
-  fleetDrift(input: {
-    target: string;
-    project?: string;
-    model?: string;
-    since?: string;
-    sort?: string;
-    order?: string;
-    limit?: number;
-  }): Promise<FleetDrift> {
+  fleetDrift(input: FleetDriftQuery): Promise<FleetDrift> {
     const target = parseTargetKey(input.target ?? '');
     if (!target) throw new QueryError('invalid', 'target must be latent:<index> or direction:<name>');
     let since: Date | undefined;

@@ -4,6 +4,7 @@ import { map, type Observable } from 'rxjs';
 import {
   type AlertView,
   EarlyWarningQueries,
+  type FleetDriftQuery,
   type Severity,
 } from '../../../../libs/early-warning/src/index.js';
 import { AlertStreamService } from './alert-stream.service.js';
@@ -43,15 +44,7 @@ export class EarlyWarningGrpcController {
   }
 
   @GrpcMethod('EarlyWarning', 'GetFleetDrift')
-  getFleetDrift(req: {
-    target: string;
-    project?: string;
-    model?: string;
-    since?: string;
-    sort?: string;
-    order?: string;
-    limit?: number;
-  }) {
+  getFleetDrift(req: FleetDriftQuery) {
     return rpc(() => this.queries.fleetDrift(req));
   }
 
