@@ -25,11 +25,30 @@ import {
   mannKendallPUp,
   median,
   medianBySort,
+  normalCdf,
   pairedTTest,
   theilSenSlope,
 } from './stats/index.js';
 
-// ---- The reference: analyseTarget and theilSen as they were before the rewrite (commit 8cddde6). ----
+// ---- The reference: analyseTarget, mannKendall and theilSen as they were before the rewrite (commit
+// 8cddde6). ----
+
+/** mannKendall(xs)?.pUp with its ties grouped by a Map, as first written. */
+function mannKendallPUpReference(xs: readonly number[]): number | null {
+  const n = xs.length;
+  if (n < 3) return null;
+  let s = 0;
+  for (let i = 0; i < n - 1; i++) {
+    for (let j = i + 1; j < n; j++) s += Math.sign(xs[j] - xs[i]);
+  }
+  const counts = new Map<number, number>();
+  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
+  let ties = 0;
+  for (const t of counts.values()) if (t > 1) ties += t * (t - 1) * (2 * t + 5);
+  const varS = (n * (n - 1) * (2 * n + 5) - ties) / 18;
+  const z = varS > 0 && s !== 0 ? (s - Math.sign(s)) / Math.sqrt(varS) : 0;
+  return 1 - normalCdf(z);
+}
 
 function theilSenReference(
   xs: readonly number[],
@@ -77,7 +96,7 @@ function analyseTargetReference(
     const window = ordered.slice(Math.max(0, i - rules.trend.window + 1), i + 1);
     if (window.length >= rules.trend.minPoints) {
       const deltas = window.map((w) => w.mean - baseline.mean);
-      trendP = mannKendall(deltas)?.pUp ?? null;
+      trendP = mannKendallPUpReference(deltas);
       trendSlope =
         theilSenReference(
           window.map((w) => w.step),
@@ -320,7 +339,7 @@ describe('early-warning rewrite: identical results', () => {
     assert.ok(Object.is(median([0, -0, 1]), -0) && Object.is(median([-0, 0, 1]), 0));
   });
 
-  test('mannKendallPUp and theilSenSlope equal mannKendall and theilSen over the same window', () => {
+  test('mannKendall, mannKendallPUp and theilSenSlope equal the references over the same window', () => {
     const element = fc.oneof(fc.double({ min: -5, max: 5 }), fc.constantFrom(0, -0, 1, NaN, Infinity));
     fc.assert(
       fc.property(
@@ -332,7 +351,9 @@ describe('early-warning rewrite: identical results', () => {
           const ys = pairs.map((p) => p[1]);
           const from = pairs.length ? a % (pairs.length + 1) : 0;
           const to = from + (pairs.length - from ? b % (pairs.length - from + 1) : 0);
-          assert.deepStrictEqual(mannKendallPUp(ys, from, to), mannKendall(ys.slice(from, to))?.pUp ?? null);
+          const window = ys.slice(from, to);
+          assert.deepStrictEqual(mannKendallPUp(ys, from, to), mannKendallPUpReference(window));
+          assert.deepStrictEqual(mannKendall(window)?.pUp ?? null, mannKendallPUpReference(window));
           assert.deepStrictEqual(
             theilSenSlope(xs, ys, from, to),
             theilSenReference(xs.slice(from, to), ys.slice(from, to))?.slope ?? null,

@@ -22,18 +22,9 @@ export interface MannKendall {
  * approximation Z = (S − sign(S)) / √Var(S). Needs n ≥ 3.
  */
 export function mannKendall(xs: readonly number[]): MannKendall | null {
-  const n = xs.length;
-  if (n < 3) return null;
-  let s = 0;
-  for (let i = 0; i < n - 1; i++) {
-    for (let j = i + 1; j < n; j++) s += Math.sign(xs[j] - xs[i]);
-  }
-  const counts = new Map<number, number>();
-  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
-  let ties = 0;
-  for (const t of counts.values()) if (t > 1) ties += t * (t - 1) * (2 * t + 5);
-  const varS = (n * (n - 1) * (2 * n + 5) - ties) / 18;
-  const z = varS > 0 && s !== 0 ? (s - Math.sign(s)) / Math.sqrt(varS) : 0;
+  const core = mannKendallCore(xs, 0, xs.length);
+  if (!core) return null;
+  const { n, s, varS, z } = core;
   return {
     n,
     s,
@@ -51,14 +42,8 @@ export function theilSen(
   ys: readonly number[],
 ): { slope: number; intercept: number } | null {
   const n = Math.min(xs.length, ys.length);
-  const slopes: number[] = [];
-  for (let i = 0; i < n - 1; i++) {
-    for (let j = i + 1; j < n; j++) {
-      if (xs[j] !== xs[i]) slopes.push((ys[j] - ys[i]) / (xs[j] - xs[i]));
-    }
-  }
-  if (!slopes.length) return null;
-  const slope = median(slopes);
+  const slope = theilSenSlope(xs, ys, 0, n);
+  if (slope === null) return null;
   return { slope, intercept: median(ys.slice(0, n).map((y, i) => y - slope * xs[i])) };
 }
 
@@ -120,10 +105,20 @@ function stableSortedAt(values: ArrayLike<number>, sorted: Float64Array, k: numb
 }
 
 /**
- * mannKendall(xs.slice(from, to))?.pUp, without the copy, the Map of ties and the two-sided p: what the
- * trend detector needs at every checkpoint. Same arithmetic in the same order, so the same number.
+ * mannKendall(xs.slice(from, to))?.pUp without the copy and the two-sided p: what the trend detector
+ * needs at every checkpoint.
  */
 export function mannKendallPUp(xs: ArrayLike<number>, from: number, to: number): number | null {
+  const core = mannKendallCore(xs, from, to);
+  return core && 1 - normalCdf(core.z);
+}
+
+/** S, Var(S) and Z of the Mann–Kendall test over xs[from, to), without copying the window. */
+function mannKendallCore(
+  xs: ArrayLike<number>,
+  from: number,
+  to: number,
+): { n: number; s: number; varS: number; z: number } | null {
   const n = to - from;
   if (n < 3) return null;
   let s = 0;
@@ -131,7 +126,8 @@ export function mannKendallPUp(xs: ArrayLike<number>, from: number, to: number):
     for (let j = i + 1; j < to; j++) s += Math.sign(xs[j] - xs[i]);
   }
   // Σ over groups of t tied values of t(t−1)(2t+5) = Σ over values of (t−1)(2t+5), t its group's size;
-  // ties as a Map groups them (SameValueZero: NaN with NaN, −0 with 0). Small integers: exact in any order.
+  // values group as a Map's keys would (SameValueZero: NaN with NaN, −0 with 0). Small integers: exact in
+  // any order.
   let ties = 0;
   for (let i = from; i < to; i++) {
     const x = xs[i];
@@ -144,12 +140,12 @@ export function mannKendallPUp(xs: ArrayLike<number>, from: number, to: number):
   }
   const varS = (n * (n - 1) * (2 * n + 5) - ties) / 18;
   const z = varS > 0 && s !== 0 ? (s - Math.sign(s)) / Math.sqrt(varS) : 0;
-  return 1 - normalCdf(z);
+  return { n, s, varS, z };
 }
 
 /**
- * theilSen(xs.slice(from, to), ys.slice(from, to))?.slope, without the copies and the intercept: the
- * median of the same pairwise slopes, computed the same way.
+ * theilSen(xs.slice(from, to), ys.slice(from, to))?.slope without the copies and the intercept (the
+ * trend detector's per-checkpoint call); `scratch` holds the pairwise slopes when it is large enough.
  */
 export function theilSenSlope(
   xs: ArrayLike<number>,
